@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Umbrella header for bulb's callback core (never pulls in coroutines).
+#pragma once
+
+#include <bulb/config.hpp>
+#include <bulb/error.hpp>
+#include <bulb/function.hpp>
+#include <bulb/future.hpp>
+#include <bulb/handle.hpp>
+#include <bulb/loop.hpp>

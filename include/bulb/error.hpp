@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Error codes and exception types.
+///
+/// The callback layer reports I/O failures as std::error_code (OS errors keep
+/// std::system_category()); futures and coroutines throw. Misuse throws at once.
+#pragma once
+
+#include <bulb/config.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace bulb {
+
+/// The library's own conditions, in bulb::error_category().
+enum class errc {
+    cancelled = 1,
+    timed_out,
+    invalid_state,
+    transport_closed,
+    incomplete_read,
+    limit_overrun,
+    tls_handshake_failed,
+    protocol_callback_failed,
+    loop_closed,
+};
+
+}  // namespace bulb
+
+template <>
+struct std::is_error_code_enum<bulb::errc> : std::true_type {};
+
+namespace bulb {
+
+/// The category of bulb::errc; name() is "bulb".
+BULB_API const std::error_category& error_category() noexcept;
+
+/// Makes an error_code in bulb::error_category() (found by ADL).
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+/// Base of bulb's exceptions: a std::system_error, so the error code survives.
+class BULB_API Error : public std::system_error {
+public:
+    using std::system_error::system_error;
+    explicit Error(errc e) : std::system_error(make_error_code(e)) {}
+    Error(errc e, const std::string& what) : std::system_error(make_error_code(e), what) {}
+};
+
+/// An operation was called in a state that does not allow it (asyncio.InvalidStateError),
+/// e.g. result() on a pending future or run_forever() on a running loop.
+class BULB_API InvalidStateError : public Error {
+public:
+    explicit InvalidStateError(const std::string& what) : Error(errc::invalid_state, what) {}
+};
+
+/// A deadline passed (wait_for, timeout scopes); the work inside was cancelled.
+class BULB_API TimeoutError : public Error {
+public:
+    TimeoutError() : Error(errc::timed_out) {}
+    explicit TimeoutError(const std::string& what) : Error(errc::timed_out, what) {}
+};
+
+/// Thrown into a cancelled task at its suspension point, and by result() of a cancelled future.
+///
+/// Deliberately not derived from std::exception (asyncio made CancelledError a BaseException for
+/// the same reason): `catch (const std::exception&)` must not swallow cancellation. Catch it by
+/// name, or with `catch (...)` and rethrow.
+class BULB_API CancelledError {
+public:
+    CancelledError() = default;
+    explicit CancelledError(std::string msg) : msg_(std::move(msg)) {}
+    /// The message given to cancel(), or "cancelled".
+    const char* what() const noexcept { return msg_.empty() ? "cancelled" : msg_.c_str(); }
+    /// Always errc::cancelled.
+    std::error_code code() const noexcept { return make_error_code(errc::cancelled); }
+
+private:
+    std::string msg_;
+};
+
+/// Text of an exception_ptr for reports: what() where there is one.
+BULB_API std::string describe_exception(const std::exception_ptr& e);
+
+}  // namespace bulb

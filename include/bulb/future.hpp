@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Future<T>: a callback-layer future (asyncio.Future), with no coroutine machinery.
+///
+/// Done callbacks are always scheduled with call_soon, never run inline (invariant 4), so code
+/// awaiting a future never re-enters the code that completed it.
+#pragma once
+
+#include <bulb/loop.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace bulb {
+
+namespace detail {
+
+struct Unit {};
+
+template <class T>
+using Stored = std::conditional_t<std::is_void_v<T>, Unit, T>;
+
+/// Reports an exception nobody retrieved from a future that is being destroyed, if its loop lives.
+BULB_API void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept;
+
+template <class T>
+struct FutureState {
+    enum class Status : std::uint8_t { pending, finished, cancelled };
+
+    explicit FutureState(EventLoop& l) : loop(&l) {}
+    ~FutureState() {
+        if (exception && !retrieved) report_unretrieved(loop, exception);
+    }
+
+    EventLoop* loop;
+    std::uint32_t refs = 1;
+    Status status = Status::pending;
+    bool retrieved = false;
+    std::optional<Stored<T>> value;
+    std::exception_ptr exception;
+    std::string cancel_message;
+    UniqueFunction<void()> first_callback;  // the common case: one waiter, no vector
+    std::vector<UniqueFunction<void()>> more_callbacks;
+    UniqueFunction<bool()> canceller;
+};
+
+}  // namespace detail
+
+/// The result of an operation that completes later (asyncio.Future).
+///
+/// A Future is a counted handle: copies share one state. It belongs to one loop; loop thread
+/// only. Created by the user (`Future<int> f(loop)`) or returned by the library.
+template <class T>
+class Future {
+    using State = detail::FutureState<T>;
+    using Status = typename State::Status;
+
+public:
+    /// A new pending future on `loop`.
+    explicit Future(EventLoop& loop) : s_(new State(loop)) {}
+    /// A new pending future on the running loop (throws InvalidStateError when none runs).
+    Future() : Future(get_running_loop()) {}
+    Future(const Future& o) noexcept : s_(o.s_) { ++s_->refs; }
+    Future(Future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Future& operator=(Future o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~Future() {
+        if (s_ && --s_->refs == 0) delete s_;
+    }
+
+    /// The loop this future belongs to.
+    EventLoop& get_loop() const noexcept { return *s_->loop; }
+    /// True once a result, an exception or cancellation is set.
+    bool done() const noexcept { return s_->status != Status::pending; }
+    /// True once cancelled.
+    bool cancelled() const noexcept { return s_->status == Status::cancelled; }
+
+    /// The result. Throws the stored exception, CancelledError, or InvalidStateError if pending.
+    std::add_lvalue_reference_t<T> result() {
+        check_result();
+        if constexpr (!std::is_void_v<T>) return *s_->value;
+    }
+
+    /// The stored exception (nullptr after a result). Throws CancelledError if cancelled,
+    /// InvalidStateError if pending.
+    std::exception_ptr exception() const {
+        if (s_->status == Status::cancelled) throw CancelledError(s_->cancel_message);
+        if (s_->status == Status::pending) throw InvalidStateError("Exception is not set.");
+        s_->retrieved = true;
+        return s_->exception;
+    }
+
+    /// Completes the future with a value. Throws InvalidStateError if already done.
+    template <class U = T>
+        requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
+    void set_result(U&& value) {
+        check_pending("set_result");
+        s_->value.emplace(std::forward<U>(value));
+        finish(Status::finished);
+    }
+    /// Completes a Future<void>. Throws InvalidStateError if already done.
+    void set_result()
+        requires std::is_void_v<T>
+    {
+        check_pending("set_result");
+        s_->value.emplace();
+        finish(Status::finished);
+    }
+    /// Completes the future with an exception. Throws InvalidStateError if already done,
+    /// std::invalid_argument for a null pointer.
+    void set_exception(std::exception_ptr e) {
+        if (!e) throw std::invalid_argument("set_exception: null exception");
+        check_pending("set_exception");
+        s_->exception = std::move(e);
+        finish(Status::finished);
+    }
+    /// Completes the future with bulb::Error(ec).
+    void set_error(std::error_code ec, const std::string& what = {}) {
+        set_exception(std::make_exception_ptr(Error(ec, what)));
+    }
+
+    /// Cancels the future; returns false if it was already done. With a canceller installed
+    /// (set_canceller), the request goes to it instead, and the producer finishes the future.
+    bool cancel(std::string message = {}) {
+        if (done()) return false;
+        if (s_->canceller) return s_->canceller();
+        s_->cancel_message = std::move(message);
+        finish(Status::cancelled);
+        return true;
+    }
+
+    /// For producers that wrap cancellable work (tasks): cancel() calls `fn` (which returns whether
+    /// the request was taken) instead of cancelling at once. Reset with an empty function before
+    /// finishing the future through cancel().
+    void set_canceller(UniqueFunction<bool()> fn) { s_->canceller = std::move(fn); }
+
+    /// Schedules `fn` (callable as fn() or fn(Future&)) with call_soon once the future is done,
+    /// right away if it already is. Callbacks run in the order they were added.
+    template <class F>
+    void add_done_callback(F fn) {
+        UniqueFunction<void()> cb;
+        if constexpr (std::is_invocable_v<F&, Future&>)
+            cb = [fn = std::move(fn), self = *this]() mutable { fn(self); };
+        else
+            cb = std::move(fn);
+        if (done())
+            s_->loop->call_soon(std::move(cb));
+        else if (!s_->first_callback)
+            s_->first_callback = std::move(cb);
+        else
+            s_->more_callbacks.push_back(std::move(cb));
+    }
+
+    /// Two handles to the same future compare equal.
+    friend bool operator==(const Future& a, const Future& b) noexcept { return a.s_ == b.s_; }
+
+private:
+    void check_pending(const char* what) const {
+        if (done()) throw InvalidStateError(std::string(what) + ": future is already done");
+    }
+    void check_result() const {
+        if (s_->status == Status::cancelled) throw CancelledError(s_->cancel_message);
+        if (s_->status == Status::pending) throw InvalidStateError("Result is not set.");
+        s_->retrieved = true;
+        if (s_->exception) std::rethrow_exception(s_->exception);
+    }
+    void finish(Status status) {
+        s_->status = status;
+        s_->canceller.reset();
+        EventLoop& loop = *s_->loop;
+        if (s_->first_callback) loop.call_soon(std::move(s_->first_callback));
+        for (auto& cb : s_->more_callbacks) loop.call_soon(std::move(cb));
+        s_->more_callbacks.clear();
+    }
+
+    State* s_;
+};
+
+template <class T>
+T EventLoop::run_until_complete(Future<T> future) {
+    if (!future.done()) {
+        future.add_done_callback([this] { stop(); });
+        run_forever();
+        if (!future.done()) throw InvalidStateError("Event loop stopped before Future completed.");
+    }
+    if constexpr (std::is_void_v<T>)
+        future.result();
+    else
+        return std::move(future.result());
+}
+
+template <class F>
+auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
+    using R = std::invoke_result_t<F&>;
+    Future<R> result(*this);
+    // The job owns one reference, moved (never counted) across threads: the worker moves it into
+    // the loop-thread callback, so the count is only touched on the loop thread.
+    submit_to_executor([this, fn = std::move(fn), fut = result]() mutable {
+        std::optional<detail::Stored<R>> value;
+        std::exception_ptr error;
+        try {
+            if constexpr (std::is_void_v<R>) {
+                fn();
+                value.emplace();
+            } else {
+                value.emplace(fn());
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        call_soon_threadsafe(
+            [fut = std::move(fut), value = std::move(value), error = std::move(error)]() mutable {
+                if (fut.done()) return;  // cancelled meanwhile: the result is dropped
+                if (error)
+                    fut.set_exception(std::move(error));
+                else if constexpr (std::is_void_v<R>)
+                    fut.set_result();
+                else
+                    fut.set_result(std::move(*value));
+            });
+    });
+    return result;
+}
+
+}  // namespace bulb

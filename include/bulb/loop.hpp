@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// EventLoop: callbacks, timers, fd watchers, signals, thread-safe wake-ups and a thread pool.
+///
+/// Invariants (PEP 3156):
+/// - Nothing is called back from inside the call that scheduled it; every callback runs from the
+///   loop, one iteration running exactly the callbacks that were ready when it began.
+/// - call_soon callbacks run in FIFO order; timers in deadline order, equal deadlines FIFO.
+/// - An exception escaping a callback goes to the exception handler; the loop goes on.
+/// - Everything is loop-thread-only except call_soon_threadsafe().
+#pragma once
+
+#include <bulb/config.hpp>
+#include <bulb/error.hpp>
+#include <bulb/function.hpp>
+#include <bulb/handle.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace bulb {
+
+template <class T>
+class Future;
+
+namespace detail {
+class LoopImpl;
+}
+
+/// What the exception handler is told (asyncio's context dict).
+struct ExceptionContext {
+    std::string message;                   ///< what was happening, e.g. "Exception in callback"
+    std::exception_ptr exception = nullptr;  ///< the exception, when there is one
+};
+
+/// Settings fixed when a loop is made.
+struct LoopOptions {
+    /// Time jumps to the next timer deadline whenever nothing is ready, so timer-driven code runs
+    /// deterministically and takes no wall time (asyncio's TestLoop). I/O still works.
+    bool virtual_clock = false;
+    /// Threads of the run_in_executor pool; 0 picks min(32, cores + 4) as asyncio does.
+    std::size_t executor_threads = 0;
+};
+
+/// The event loop: one per thread at most runs at a time.
+///
+/// Owned by the user (stack or heap); not movable. Loop thread only, except
+/// call_soon_threadsafe(). Closing is explicit (close()), and the destructor closes too.
+class BULB_API EventLoop {
+public:
+    EventLoop();
+    explicit EventLoop(const LoopOptions& options);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    /// The loop running on this thread, or nullptr (asyncio._get_running_loop).
+    static EventLoop* current() noexcept;
+
+    // --- running ---------------------------------------------------------------------------
+    /// Runs until stop() is called. Throws InvalidStateError if closed or already running.
+    void run_forever();
+    /// Runs until `future` is done and returns its result (or throws its exception).
+    /// Defined in <bulb/future.hpp>.
+    template <class T>
+    T run_until_complete(Future<T> future);
+    /// Makes run_forever() return after the current iteration (before the next poll).
+    void stop() noexcept;
+    /// True while run_forever() / run_until_complete() runs.
+    bool is_running() const noexcept;
+    /// Drops pending callbacks and timers, joins the executor, frees the loop's resources.
+    /// Throws InvalidStateError on a running loop; idempotent.
+    void close();
+    /// True after close().
+    bool is_closed() const noexcept;
+
+    // --- scheduling ------------------------------------------------------------------------
+    /// The loop's monotonic time (virtual with LoopOptions::virtual_clock).
+    TimePoint time() const noexcept;
+    /// Runs `fn` on the next iteration, after the callbacks already scheduled (FIFO).
+    Handle call_soon(UniqueFunction<void()> fn);
+    /// Runs `fn` once `delay` has passed (a negative delay means now). Equal deadlines run FIFO.
+    TimerHandle call_later(Duration delay, UniqueFunction<void()> fn);
+    /// Runs `fn` at `when` on the loop clock.
+    TimerHandle call_at(TimePoint when, UniqueFunction<void()> fn);
+    /// The one thread-safe entry point: schedules `fn` from any thread and wakes the loop.
+    /// Throws InvalidStateError once the loop is closed.
+    void call_soon_threadsafe(UniqueFunction<void()> fn);
+
+    // --- executor --------------------------------------------------------------------------
+    /// Runs `fn()` on the loop's thread pool; the future resolves on the loop thread with its
+    /// result or exception. Cancelling the future does not stop `fn` but drops its result.
+    /// Defined in <bulb/future.hpp>.
+    template <class F>
+    auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
+    /// Queues a job for the pool (starting it on first use); the job runs on a worker thread.
+    void submit_to_executor(UniqueFunction<void()> job);
+
+    // --- file descriptors and signals ------------------------------------------------------
+    /// Calls `fn` whenever `fd` is readable, until remove_reader(); replaces an earlier reader.
+    void add_reader(int fd, UniqueFunction<void()> fn);
+    /// Stops watching `fd` for reading; returns whether it was watched.
+    bool remove_reader(int fd);
+    /// Calls `fn` whenever `fd` is writable, until remove_writer(); replaces an earlier writer.
+    void add_writer(int fd, UniqueFunction<void()> fn);
+    /// Stops watching `fd` for writing; returns whether it was watched.
+    bool remove_writer(int fd);
+    /// Calls `fn` on the loop thread (never in signal context) each time `signum` arrives.
+    /// Throws std::invalid_argument for SIGKILL/SIGSTOP or an invalid number.
+    void add_signal_handler(int signum, UniqueFunction<void()> fn);
+    /// Restores the default disposition of `signum`; returns whether a handler was installed.
+    bool remove_signal_handler(int signum);
+
+    // --- errors and debugging --------------------------------------------------------------
+    /// Replaces the exception handler (an empty function restores the default).
+    void set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler);
+    /// Reports `context` through the current handler (never throws).
+    void call_exception_handler(const ExceptionContext& context) noexcept;
+    /// The default handler: prints the message, the exception's text and the context to stderr.
+    void default_exception_handler(const ExceptionContext& context) noexcept;
+    /// Debug mode: slow callbacks are reported; tasks destroyed while pending are reported.
+    void set_debug(bool enabled) noexcept;
+    /// True in debug mode.
+    bool get_debug() const noexcept;
+    /// The debug-mode threshold for slow callbacks (default 100 ms).
+    void set_slow_callback_duration(Duration d) noexcept;
+
+    /// Internal: the implementation, for the library's own transports.
+    detail::LoopImpl& impl() noexcept { return *impl_; }
+
+private:
+    std::unique_ptr<detail::LoopImpl> impl_;
+};
+
+/// The running loop of this thread; throws InvalidStateError when none runs
+/// (asyncio.get_running_loop).
+BULB_API EventLoop& get_running_loop();
+
+}  // namespace bulb
+
+#include <bulb/future.hpp>

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// bulb::error_category() and exception descriptions.
+#include <bulb/error.hpp>
+
+namespace bulb {
+namespace {
+
+class Category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "bulb"; }
+    std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+            case errc::cancelled: return "operation cancelled";
+            case errc::timed_out: return "operation timed out";
+            case errc::invalid_state: return "invalid state";
+            case errc::transport_closed: return "transport is closed";
+            case errc::incomplete_read: return "incomplete read";
+            case errc::limit_overrun: return "limit overrun";
+            case errc::tls_handshake_failed: return "TLS handshake failed";
+            case errc::protocol_callback_failed: return "protocol callback threw an exception";
+            case errc::loop_closed: return "event loop is closed";
+        }
+        return "unknown bulb error " + std::to_string(ev);
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const Category category;
+    return category;
+}
+
+std::string describe_exception(const std::exception_ptr& e) {
+    if (!e) return "no exception";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (const CancelledError& ex) {
+        return std::string("CancelledError: ") + ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+}  // namespace bulb

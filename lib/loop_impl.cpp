@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// LoopImpl: one iteration, timers, wake-ups, watchers, teardown.
+#include "loop_impl.hpp"
+
+#include <event2/event.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+#include <thread>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace bulb::detail {
+namespace {
+
+thread_local EventLoop* running_loop = nullptr;
+
+bool timer_later(const auto& a, const auto& b) noexcept {
+    return a.when > b.when || (a.when == b.when && a.seq > b.seq);
+}
+
+std::int64_t monotonic_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::size_t default_pool_size() {
+    std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    return std::min<std::size_t>(32, cores + 4);
+}
+
+void ignore_sigpipe_once() {
+    static const bool done = [] {
+        struct sigaction old {};
+        if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+        return true;
+    }();
+    (void)done;
+}
+
+}  // namespace
+
+EventLoop* running_loop_of_thread() noexcept { return running_loop; }
+
+LoopImpl::LoopImpl(EventLoop& owner, const LoopOptions& options)
+    : owner_(owner),
+      virtual_clock_(options.virtual_clock),
+      pool_(options.executor_threads ? options.executor_threads : default_pool_size()) {
+    ignore_sigpipe_once();
+    event_config* cfg = event_config_new();
+    if (!cfg) throw std::bad_alloc();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    base_ = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (!base_) throw std::runtime_error("bulb: event_base_new failed");
+    if (virtual_clock_) virtual_now_ = monotonic_ns();
+
+    timer_ev_ = evtimer_new(base_, [](int, short, void*) {}, nullptr);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0 || !timer_ev_) {
+        drop_everything();
+        throw std::system_error(errno, std::system_category(), "bulb: loop wake-up setup failed");
+    }
+    // The wake-up event stays registered: it keeps the base non-empty, so EVLOOP_ONCE blocks.
+    wake_ev_ = event_new(
+        base_, wake_fd_, EV_READ | EV_PERSIST,
+        [](int fd, short, void* arg) {
+            std::uint64_t n;
+            [[maybe_unused]] auto r = ::read(fd, &n, sizeof n);  // reset before draining
+            static_cast<LoopImpl*>(arg)->drain_threadsafe();
+        },
+        this);
+    event_add(wake_ev_, nullptr);
+}
+
+LoopImpl::~LoopImpl() {
+    if (!closed_) {
+        running_ = false;
+        close();
+    }
+}
+
+std::int64_t LoopImpl::now_ns() const noexcept { return virtual_clock_ ? virtual_now_ : monotonic_ns(); }
+
+void LoopImpl::check_open(const char* what) const {
+    if (closed_) throw InvalidStateError(std::string(what) + ": Event loop is closed");
+}
+
+CallbackNode* LoopImpl::call_soon(UniqueFunction<void()>&& fn) {
+    check_open("call_soon");
+    CallbackNode* node = alloc_node();
+    node->fn = std::move(fn);
+    ready_.push_back(node);  // the queue's reference is the node's initial one
+    return node;
+}
+
+CallbackNode* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn) {
+    check_open("call_at");
+    CallbackNode* node = alloc_node();
+    node->fn = std::move(fn);
+    node->when = when_ns;
+    node->loop = this;
+    timers_.push_back({when_ns, timer_seq_++, node});
+    std::push_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
+    return node;
+}
+
+void LoopImpl::call_soon_threadsafe(UniqueFunction<void()>&& fn) {
+    bool wake;
+    {
+        std::lock_guard lock(ts_mutex_);
+        if (ts_closed_) throw InvalidStateError("call_soon_threadsafe: Event loop is closed");
+        wake = ts_queue_.empty();
+        ts_queue_.push_back(std::move(fn));
+    }
+    if (wake) {
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+    }
+}
+
+void LoopImpl::drain_threadsafe() noexcept {
+    std::vector<UniqueFunction<void()>> batch;
+    {
+        std::lock_guard lock(ts_mutex_);
+        batch.swap(ts_queue_);
+    }
+    for (auto& fn : batch) {
+        CallbackNode* node = alloc_node();
+        node->fn = std::move(fn);
+        ready_.push_back(node);
+    }
+}
+
+void LoopImpl::submit_to_executor(UniqueFunction<void()>&& job) {
+    check_open("run_in_executor");
+    pool_.submit(std::move(job));
+}
+
+void LoopImpl::run_forever() {
+    check_open("run_forever");
+    if (running_) throw InvalidStateError("run_forever: This event loop is already running");
+    if (running_loop) throw InvalidStateError("run_forever: another loop is running in this thread");
+    running_ = true;
+    running_loop = &owner_;
+    struct Reset {
+        LoopImpl* self;
+        ~Reset() {
+            self->stopping_ = false;
+            self->running_ = false;
+            running_loop = nullptr;
+        }
+    } reset{this};
+    for (;;) {
+        run_once();
+        if (stopping_) break;
+    }
+}
+
+void LoopImpl::pop_timer() {
+    std::pop_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
+    timers_.pop_back();
+}
+
+void LoopImpl::purge_cancelled_timers() {
+    auto dead = [](const Timer& t) {
+        if (!t.node->cancelled) return false;
+        t.node->loop = nullptr;
+        release(t.node);
+        return true;
+    };
+    timers_.erase(std::remove_if(timers_.begin(), timers_.end(), dead), timers_.end());
+    std::make_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
+    cancelled_timers_ = 0;
+}
+
+void LoopImpl::run_once() {
+    if (timers_.size() > 100 && cancelled_timers_ * 2 > timers_.size()) purge_cancelled_timers();
+    while (!timers_.empty() && timers_.front().node->cancelled) {  // drop dead heads
+        CallbackNode* node = timers_.front().node;
+        pop_timer();
+        node->loop = nullptr;
+        --cancelled_timers_;
+        release(node);
+    }
+
+    std::int64_t timeout = -1;  // block until I/O
+    if (!ready_.empty() || stopping_ || virtual_clock_)
+        timeout = 0;
+    else if (!timers_.empty())
+        timeout = std::max<std::int64_t>(0, timers_.front().when - now_ns());
+    poll(timeout);
+
+    if (virtual_clock_ && ready_.empty() && !timers_.empty())
+        virtual_now_ = std::max(virtual_now_, timers_.front().when);
+
+    const std::int64_t end = now_ns();
+    while (!timers_.empty() && timers_.front().when <= end) {
+        CallbackNode* node = timers_.front().node;
+        pop_timer();
+        node->loop = nullptr;
+        if (node->cancelled) {
+            --cancelled_timers_;
+            release(node);
+        } else {
+            ready_.push_back(node);  // the heap's reference moves to the queue
+        }
+    }
+
+    // Only what was ready now: callbacks scheduled by these run next iteration.
+    for (std::size_t n = ready_.size(); n > 0; --n) {
+        CallbackNode* node = ready_.pop_front();
+        if (node->cancelled)
+            release(node);
+        else
+            run_node(node);
+    }
+}
+
+void LoopImpl::poll(std::int64_t timeout_ns) {
+    if (timeout_ns == 0) {
+        event_base_loop(base_, EVLOOP_NONBLOCK);
+        return;
+    }
+    if (timeout_ns > 0) {
+        timeval tv{static_cast<time_t>(timeout_ns / 1'000'000'000),
+                   static_cast<suseconds_t>((timeout_ns % 1'000'000'000 + 999) / 1000)};
+        event_add(timer_ev_, &tv);
+    } else {
+        event_del(timer_ev_);
+    }
+    event_base_loop(base_, EVLOOP_ONCE);
+}
+
+void LoopImpl::run_node(CallbackNode* node) noexcept {
+    node->running = true;
+    const std::int64_t start = debug_ ? monotonic_ns() : 0;
+    try {
+        node->fn();
+    } catch (...) {
+        call_exception_handler({"Exception in callback", std::current_exception()});
+    }
+    node->running = false;
+    if (!node->persistent || node->cancelled) node->fn.reset();
+    if (debug_) {
+        std::int64_t took = monotonic_ns() - start;
+        if (took >= slow_callback_ns_) {
+            char msg[96];
+            std::snprintf(msg, sizeof msg, "Executing callback took %.3f seconds", took / 1e9);
+            call_exception_handler({msg, nullptr});
+        }
+    }
+    release(node);
+}
+
+void LoopImpl::on_watch(int, short, void* arg) noexcept {
+    auto* node = static_cast<CallbackNode*>(arg);
+    if (node->cancelled) return;
+    retain(node);
+    node->loop->ready_.push_back(node);
+}
+
+void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn) {
+    check_open("add watcher");
+    if (auto it = map.find(key); it != map.end()) {  // replace the callback, keep the event
+        it->second.node->fn = std::move(fn);
+        return;
+    }
+    CallbackNode* node = alloc_node();
+    node->fn = std::move(fn);
+    node->persistent = true;
+    node->loop = this;  // on_watch finds the loop here; watchers never sit in the timer heap
+    event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::on_watch, node);
+    if (!ev || event_add(ev, nullptr) != 0) {
+        if (ev) event_free(ev);
+        node->loop = nullptr;
+        release(node);
+        throw std::system_error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
+    }
+    map.emplace(key, Watch{ev, node});
+}
+
+bool LoopImpl::remove_watch(WatchMap& map, int key) {
+    auto it = map.find(key);
+    if (it == map.end()) return false;
+    Watch w = it->second;
+    map.erase(it);
+    event_free(w.ev);  // deletes the event first
+    w.node->loop = nullptr;
+    cancel_node(w.node);
+    release(w.node);
+    return true;
+}
+
+void LoopImpl::add_signal_handler(int signum, UniqueFunction<void()>&& fn) {
+    if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
+        throw std::invalid_argument("add_signal_handler: invalid signal number " + std::to_string(signum));
+    add_watch(signals_, signum, EV_SIGNAL, std::move(fn));
+}
+
+void LoopImpl::call_exception_handler(const ExceptionContext& context) noexcept {
+    if (!handler_) {
+        owner_.default_exception_handler(context);
+        return;
+    }
+    try {
+        handler_(owner_, context);
+    } catch (...) {
+        owner_.default_exception_handler({"Unhandled error in exception handler", std::current_exception()});
+        owner_.default_exception_handler(context);
+    }
+}
+
+void LoopImpl::close() {
+    if (running_) throw InvalidStateError("close: Cannot close a running event loop");
+    if (closed_) return;
+    pool_.shutdown();  // queued jobs finish; their results land in the thread-safe queue
+    {
+        std::lock_guard lock(ts_mutex_);
+        ts_closed_ = true;
+    }
+    drop_everything();
+    closed_ = true;
+}
+
+void LoopImpl::drop_everything() noexcept {
+    for (WatchMap* map : {&readers_, &writers_, &signals_})
+        while (!map->empty()) remove_watch(*map, map->begin()->first);
+    // Destroying callbacks may schedule more (a future finishing in a destructor): drain to empty.
+    for (;;) {
+        std::vector<UniqueFunction<void()>> pending;
+        {
+            std::lock_guard lock(ts_mutex_);
+            pending.swap(ts_queue_);
+        }
+        if (ready_.empty() && timers_.empty() && pending.empty()) break;
+        pending.clear();
+        while (!ready_.empty()) {
+            CallbackNode* node = ready_.pop_front();
+            node->fn.reset();
+            release(node);
+        }
+        std::vector<Timer> timers;
+        timers.swap(timers_);
+        for (auto& t : timers) {
+            t.node->loop = nullptr;
+            t.node->fn.reset();
+            release(t.node);
+        }
+    }
+    cancelled_timers_ = 0;
+    if (wake_ev_) event_free(wake_ev_);
+    if (timer_ev_) event_free(timer_ev_);
+    wake_ev_ = timer_ev_ = nullptr;
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    wake_fd_ = -1;
+    if (base_) event_base_free(base_);
+    base_ = nullptr;
+}
+
+}  // namespace bulb::detail

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// LoopImpl: the ready queue, the timer heap, libevent driving, watchers and the exception handler.
+#pragma once
+
+#include <bulb/loop.hpp>
+
+#include "ring_queue.hpp"
+#include "thread_pool.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+struct event;
+struct event_base;
+
+namespace bulb::detail {
+
+/// The loop's private state. One iteration (run_once): poll libevent once, move due timers to
+/// the ready queue, run exactly the callbacks that were ready when the iteration began.
+class LoopImpl {
+public:
+    LoopImpl(EventLoop& owner, const LoopOptions& options);
+    ~LoopImpl();
+
+    EventLoop& owner() noexcept { return owner_; }
+    event_base* base() noexcept { return base_; }
+
+    void run_forever();
+    void stop() noexcept { stopping_ = true; }
+    bool is_running() const noexcept { return running_; }
+    void close();
+    bool is_closed() const noexcept { return closed_; }
+
+    std::int64_t now_ns() const noexcept;
+    CallbackNode* call_soon(UniqueFunction<void()>&& fn);
+    CallbackNode* call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn);
+    void call_soon_threadsafe(UniqueFunction<void()>&& fn);
+    void submit_to_executor(UniqueFunction<void()>&& job);
+
+    void add_reader(int fd, UniqueFunction<void()>&& fn) { add_watch(readers_, fd, 0x02, std::move(fn)); }
+    void add_writer(int fd, UniqueFunction<void()>&& fn) { add_watch(writers_, fd, 0x04, std::move(fn)); }
+    bool remove_reader(int fd) { return remove_watch(readers_, fd); }
+    bool remove_writer(int fd) { return remove_watch(writers_, fd); }
+    void add_signal_handler(int signum, UniqueFunction<void()>&& fn);
+    bool remove_signal_handler(int signum) { return remove_watch(signals_, signum); }
+
+    void set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)>&& h) {
+        handler_ = std::move(h);
+    }
+    void call_exception_handler(const ExceptionContext& context) noexcept;
+    bool debug_ = false;
+    std::int64_t slow_callback_ns_ = 100'000'000;
+
+    /// A timer in the heap was cancelled: counted so the heap is purged when mostly dead.
+    void timer_cancelled() noexcept { ++cancelled_timers_; }
+
+private:
+    struct Timer {
+        std::int64_t when;
+        std::uint64_t seq;
+        CallbackNode* node;
+    };
+    struct Watch {
+        event* ev;
+        CallbackNode* node;
+    };
+    using WatchMap = std::unordered_map<int, Watch>;
+
+    void check_open(const char* what) const;
+    void run_once();
+    void poll(std::int64_t timeout_ns);
+    void run_node(CallbackNode* node) noexcept;
+    void pop_timer();
+    void purge_cancelled_timers();
+    void drain_threadsafe() noexcept;
+    void add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn);
+    bool remove_watch(WatchMap& map, int key);
+    void drop_everything() noexcept;
+    static void on_watch(int, short, void* arg) noexcept;
+
+    EventLoop& owner_;
+    event_base* base_ = nullptr;
+    event* timer_ev_ = nullptr;
+    event* wake_ev_ = nullptr;
+    int wake_fd_ = -1;
+
+    RingQueue<CallbackNode*> ready_;
+    std::vector<Timer> timers_;  // min-heap on (when, seq)
+    std::size_t cancelled_timers_ = 0;
+    std::uint64_t timer_seq_ = 0;
+
+    bool virtual_clock_;
+    std::int64_t virtual_now_ = 0;
+    bool running_ = false;
+    bool stopping_ = false;
+    bool closed_ = false;
+
+    std::mutex ts_mutex_;
+    std::vector<UniqueFunction<void()>> ts_queue_;
+    bool ts_closed_ = false;
+
+    WatchMap readers_, writers_, signals_;
+    ThreadPool pool_;
+    UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler_;
+};
+
+}  // namespace bulb::detail

@@ -1,0 +1,1 @@
+#include <bulb/future.hpp>
