@@ -10,17 +10,20 @@
 
 #include <cstdint>
 #include <optional>
+#include <variant>
 #include <utility>
 #include <vector>
 
 namespace bulb {
 
+template <class T>
+class Future;
+
 namespace detail {
 
-struct Unit {};
-
+/// What a Future<T> stores: T, or std::monostate for void.
 template <class T>
-using Stored = std::conditional_t<std::is_void_v<T>, Unit, T>;
+using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 /// Reports an exception nobody retrieved from a future that is being destroyed, if its loop lives.
 BULB_API void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept;
@@ -41,9 +44,9 @@ struct FutureState {
     std::optional<Stored<T>> value;
     std::exception_ptr exception;
     std::string cancel_message;
-    UniqueFunction<void()> first_callback;  // the common case: one waiter, no vector
-    std::vector<UniqueFunction<void()>> more_callbacks;
-    UniqueFunction<bool()> canceller;
+    bool callbacks_scheduled = false;
+    std::vector<UniqueFunction<void(Future<T>&)>> callbacks;
+    UniqueFunction<bool(std::string)> canceller;
 };
 
 }  // namespace detail
@@ -127,32 +130,27 @@ public:
     /// (set_canceller), the request goes to it instead, and the producer finishes the future.
     bool cancel(std::string message = {}) {
         if (done()) return false;
-        if (s_->canceller) return s_->canceller();
+        if (s_->canceller) return s_->canceller(std::move(message));
         s_->cancel_message = std::move(message);
         finish(Status::cancelled);
         return true;
     }
 
-    /// For producers that wrap cancellable work (tasks): cancel() calls `fn` (which returns whether
-    /// the request was taken) instead of cancelling at once. Reset with an empty function before
-    /// finishing the future through cancel().
-    void set_canceller(UniqueFunction<bool()> fn) { s_->canceller = std::move(fn); }
+    /// For producers that wrap cancellable work (tasks): cancel(msg) calls `fn(msg)` (which returns
+    /// whether the request was taken) instead of cancelling at once. Set an empty function before
+    /// finishing the future through cancel(); finishing the future clears it.
+    void set_canceller(UniqueFunction<bool(std::string)> fn) { s_->canceller = std::move(fn); }
 
     /// Schedules `fn` (callable as fn() or fn(Future&)) with call_soon once the future is done,
-    /// right away if it already is. Callbacks run in the order they were added.
+    /// right away if it already is. Callbacks run in the order they were added; one that throws
+    /// goes to the exception handler and the others still run.
     template <class F>
     void add_done_callback(F fn) {
-        UniqueFunction<void()> cb;
         if constexpr (std::is_invocable_v<F&, Future&>)
-            cb = [fn = std::move(fn), self = *this]() mutable { fn(self); };
+            s_->callbacks.emplace_back(std::move(fn));
         else
-            cb = std::move(fn);
-        if (done())
-            s_->loop->call_soon(std::move(cb));
-        else if (!s_->first_callback)
-            s_->first_callback = std::move(cb);
-        else
-            s_->more_callbacks.push_back(std::move(cb));
+            s_->callbacks.emplace_back([fn = std::move(fn)](Future&) mutable { fn(); });
+        if (done()) schedule_callbacks();
     }
 
     /// Two handles to the same future compare equal.
@@ -171,10 +169,25 @@ private:
     void finish(Status status) {
         s_->status = status;
         s_->canceller.reset();
-        EventLoop& loop = *s_->loop;
-        if (s_->first_callback) loop.call_soon(std::move(s_->first_callback));
-        for (auto& cb : s_->more_callbacks) loop.call_soon(std::move(cb));
-        s_->more_callbacks.clear();
+        if (!s_->callbacks.empty()) schedule_callbacks();
+    }
+    // One loop callback runs every done callback: the state holds no reference to itself.
+    void schedule_callbacks() {
+        if (s_->callbacks_scheduled) return;
+        s_->callbacks_scheduled = true;
+        s_->loop->call_soon([self = *this]() mutable { self.run_callbacks(); });
+    }
+    void run_callbacks() {
+        s_->callbacks_scheduled = false;
+        auto callbacks = std::move(s_->callbacks);
+        s_->callbacks.clear();
+        for (auto& cb : callbacks) {
+            try {
+                cb(*this);
+            } catch (...) {
+                s_->loop->call_exception_handler({"Exception in future done callback", std::current_exception()});
+            }
+        }
     }
 
     State* s_;
