@@ -14,6 +14,8 @@ namespace detail {
 
 EventLoop* running_loop_of_thread() noexcept;
 
+bool loop_is_alive(const EventLoop* loop) noexcept;
+
 namespace {
 // Loops alive in the process: lets a future destroyed late report to its loop only if it lives.
 std::mutex live_mutex;
@@ -23,11 +25,13 @@ std::unordered_set<const EventLoop*>& live_loops() {
 }
 }  // namespace
 
+bool loop_is_alive(const EventLoop* loop) noexcept {
+    std::lock_guard lock(live_mutex);
+    return live_loops().count(loop) != 0;
+}
+
 void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept {
-    {
-        std::lock_guard lock(live_mutex);
-        if (!live_loops().count(loop)) return;
-    }
+    if (!loop_is_alive(loop)) return;
     loop->call_exception_handler({"Future exception was never retrieved", e});
 }
 

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TaskRunner: the scheduled part of a task (asyncio.Task's __step), shared by every coroutine
+/// frame the task runs through, and the Waiter interface awaitables use to support cancellation.
+///
+/// How a task runs: the runner resumes the innermost suspended frame from the ready queue.
+/// An awaitable that suspends registers itself with TaskRunner::current() (suspend()), and wakes
+/// the task later with schedule_step() or by calling step() from a loop callback. Frames awaited
+/// inline (Task<T>, AsyncGenerator<T>) hand control over by symmetric transfer, so one task is one
+/// runner no matter how deep its call chain is.
+#pragma once
+
+#include <bulb/loop.hpp>
+
+#include <coroutine>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bulb::detail {
+
+/// Something a task is suspended on that cancellation can interrupt.
+class Waiter {
+public:
+    /// The task is being cancelled. Return true if the wait was interrupted: the waiter then wakes
+    /// the task, which throws CancelledError. Return false if it cannot be (already complete).
+    virtual bool cancel_wait(const std::string& message) = 0;
+
+protected:
+    ~Waiter() = default;
+};
+
+/// One scheduled task. Reference counted (loop thread only): the pending wake-up, whatever the task
+/// awaits, and handles hold references; the root frame is destroyed with the runner.
+class BULB_API TaskRunner {
+public:
+    explicit TaskRunner(EventLoop& loop) noexcept;
+    TaskRunner(const TaskRunner&) = delete;
+    TaskRunner& operator=(const TaskRunner&) = delete;
+
+    /// The runner whose frames are executing on this thread right now, or nullptr.
+    static TaskRunner* current() noexcept;
+    /// current(), or InvalidStateError naming `what` when not inside a task.
+    static TaskRunner& require_current(const char* what);
+
+    EventLoop& loop() const noexcept { return *loop_; }
+    bool done() const noexcept { return done_; }
+
+    /// Records where to resume and what is awaited (nullptr: nothing cancellable).
+    void suspend(std::coroutine_handle<> resume_point, Waiter* waiter) noexcept {
+        resume_point_ = resume_point;
+        waiter_ = waiter;
+    }
+    /// Resumes the innermost suspended frame (call from a loop callback holding a reference).
+    void step() noexcept;
+    /// Schedules step() with call_soon.
+    void schedule_step();
+
+    /// asyncio.Task.cancel: interrupts the current wait or, failing that, throws CancelledError at
+    /// the next suspension point. Returns false once the task is done.
+    bool cancel(std::string message);
+    /// How many cancel() requests are pending (asyncio.Task.cancelling).
+    int cancelling() const noexcept { return cancel_requests_; }
+    /// Withdraws one cancel() request; returns the remaining count (asyncio.Task.uncancel).
+    int uncancel() noexcept;
+    /// Called by awaitables on resumption: throws CancelledError if a cancel is due.
+    void throw_if_cancel_due();
+
+    /// Schedules `fn` once the task's future is done (like its add_done_callback).
+    virtual void add_done_observer(UniqueFunction<void()> fn) = 0;
+
+    void retain() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) delete this;
+    }
+
+    /// Every runner of `loop` that has not finished (asyncio.all_tasks), in creation order.
+    template <class F>
+    static void for_each_pending(EventLoop& loop, F&& fn);
+
+    /// The root frame reached its final suspend point: publish the outcome, destroy the frame.
+    void finish() noexcept;
+
+protected:
+    virtual ~TaskRunner();
+    virtual void publish() noexcept = 0;
+    void destroy_root_frame() noexcept;
+
+    std::coroutine_handle<> root_;
+
+private:
+    friend struct RunnerList;
+    friend std::size_t pending_runners(EventLoop&, TaskRunner**, std::size_t);
+    EventLoop* loop_;
+    std::coroutine_handle<> resume_point_;
+    Waiter* waiter_ = nullptr;
+    std::uint32_t refs_ = 1;
+    int cancel_requests_ = 0;
+    bool must_cancel_ = false;
+    bool done_ = false;
+    std::string cancel_message_;
+    TaskRunner* prev_ = nullptr;  // the loop's list of pending runners
+    TaskRunner* next_ = nullptr;
+};
+
+/// An owning reference to a runner.
+class RunnerRef {
+public:
+    struct adopt_t {};
+    explicit RunnerRef(TaskRunner* r) noexcept : r_(r) { r_->retain(); }
+    /// Takes over a reference the caller already holds.
+    RunnerRef(TaskRunner* r, adopt_t) noexcept : r_(r) {}
+    RunnerRef(const RunnerRef& o) noexcept : RunnerRef(o.r_) {}
+    RunnerRef(RunnerRef&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    RunnerRef& operator=(const RunnerRef&) = delete;
+    ~RunnerRef() {
+        if (r_) r_->release();
+    }
+    TaskRunner* operator->() const noexcept { return r_; }
+    TaskRunner* get() const noexcept { return r_; }
+
+private:
+    TaskRunner* r_;
+};
+
+/// Snapshot of a loop's pending runners (for for_each_pending).
+BULB_API std::size_t pending_runners(EventLoop& loop, TaskRunner** out, std::size_t capacity);
+
+template <class F>
+void TaskRunner::for_each_pending(EventLoop& loop, F&& fn) {
+    std::size_t n = pending_runners(loop, nullptr, 0);
+    std::vector<TaskRunner*> all(n);
+    n = pending_runners(loop, all.data(), n);
+    std::vector<RunnerRef> refs;
+    refs.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) refs.emplace_back(all[i]);
+    for (auto& r : refs) fn(*r.get());
+}
+
+}  // namespace bulb::detail

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Task<T>: a lazy C++20 coroutine, and create_task() to schedule one on a loop.
+///
+/// `co_await some_task()` runs the task inside the caller, with no trip through the loop (like
+/// `await coro()` in Python). create_task() schedules it as an independent task and returns its
+/// Future: awaitable, cancellable, and reporting an exception nobody retrieved.
+#pragma once
+
+#include <bulb/coro/runner.hpp>
+#include <bulb/future.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <utility>
+
+namespace bulb {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+/// Parts of a Task promise that do not depend on T.
+struct TaskPromiseBase {
+    std::coroutine_handle<> continuation;  // the frame awaiting this one (inline co_await)
+    TaskRunner* root_of = nullptr;         // set when this frame is a scheduled task's root
+    std::exception_ptr exception;
+
+    struct InitialAwaiter {
+        TaskPromiseBase* promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        void await_resume() const {
+            // A task cancelled before it started gets CancelledError before its first statement.
+            if (promise->root_of) promise->root_of->throw_if_cancel_due();
+        }
+    };
+    struct FinalAwaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+            TaskPromiseBase& p = h.promise();
+            if (p.continuation) return p.continuation;
+            if (p.root_of) p.root_of->finish();  // may destroy this frame: touch nothing after
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+
+    InitialAwaiter initial_suspend() noexcept { return {this}; }
+    FinalAwaiter final_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+};
+
+template <class T>
+struct TaskPromise : TaskPromiseBase {
+    std::optional<T> value;
+    Task<T> get_return_object() noexcept;
+    template <class U = T>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        if (exception) std::rethrow_exception(exception);
+        return std::move(*value);
+    }
+};
+
+template <>
+struct TaskPromise<void> : TaskPromiseBase {
+    Task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() {
+        if (exception) std::rethrow_exception(exception);
+    }
+};
+
+template <class T>
+class TypedRunner;
+
+}  // namespace detail
+
+/// A coroutine returning T. Lazy: nothing runs until it is awaited or passed to create_task().
+/// Move-only; destroying an unstarted or suspended Task destroys its frame (RAII cleanup runs).
+template <class T>
+class Task {
+public:
+    using promise_type = detail::TaskPromise<T>;
+    using value_type = T;
+
+    Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Task& operator=(Task&& o) noexcept {
+        if (this != &o) {
+            if (h_) h_.destroy();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~Task() {
+        if (h_) h_.destroy();
+    }
+
+    /// Runs the task inside the awaiting coroutine and returns its result (or throws).
+    /// Cancel safety: no suspension point of its own; cancellation reaches whatever it awaits.
+    auto operator co_await() && noexcept {
+        struct Awaiter {
+            std::coroutine_handle<promise_type> h;
+            bool await_ready() const noexcept { return false; }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+                h.promise().continuation = caller;
+                return h;
+            }
+            T await_resume() { return h.promise().take(); }
+        };
+        return Awaiter{h_};
+    }
+
+private:
+    friend promise_type;
+    template <class>
+    friend class detail::TypedRunner;
+    explicit Task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+    std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+
+template <class T>
+Task<T> TaskPromise<T>::get_return_object() noexcept {
+    return Task<T>(std::coroutine_handle<TaskPromise<T>>::from_promise(*this));
+}
+inline Task<void> TaskPromise<void>::get_return_object() noexcept {
+    return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
+}
+
+/// The runner of a Task<T>: owns the root frame and publishes its outcome to a Future<T>.
+template <class T>
+class TypedRunner final : public TaskRunner {
+public:
+    TypedRunner(EventLoop& loop, Task<T>&& task) : TaskRunner(loop), future_(loop) {
+        auto h = std::exchange(task.h_, {});
+        h.promise().root_of = this;
+        root_ = h;
+        suspend(h, nullptr);
+        future_.set_canceller([this](std::string msg) { return cancel(std::move(msg)); });
+    }
+    Future<T>& future() noexcept { return future_; }
+    void add_done_observer(UniqueFunction<void()> fn) override { future_.add_done_callback(std::move(fn)); }
+
+private:
+    ~TypedRunner() override {
+        if (!done()) future_.set_canceller({});  // the future may outlive an abandoned task
+    }
+    void publish() noexcept override {
+        auto& p = std::coroutine_handle<TaskPromise<T>>::from_address(root_.address()).promise();
+        future_.set_canceller({});
+        try {
+            if constexpr (std::is_void_v<T>) {
+                p.take();
+                future_.set_result();
+            } else {
+                future_.set_result(p.take());
+            }
+        } catch (const CancelledError& e) {
+            future_.cancel(e.what());
+        } catch (...) {
+            future_.set_exception(std::current_exception());
+        }
+    }
+
+    Future<T> future_;
+};
+
+}  // namespace detail
+
+/// Schedules `task` on `loop` (asyncio.create_task); it starts on a later iteration. The returned
+/// future completes with the task's result; cancelling it cancels the task (CancelledError is
+/// thrown at the task's current suspension point and passed on to what it awaits).
+template <class T>
+Future<T> create_task(EventLoop& loop, Task<T> task) {
+    auto* runner = new detail::TypedRunner<T>(loop, std::move(task));
+    Future<T> result = runner->future();
+    runner->schedule_step();
+    runner->release();  // the scheduled step holds the runner now
+    return result;
+}
+
+/// Schedules `task` on the running loop.
+template <class T>
+Future<T> create_task(Task<T> task) {
+    return create_task(get_running_loop(), std::move(task));
+}
+
+}  // namespace bulb

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TaskRunner: stepping, cancellation and the per-loop list of pending tasks.
+#include <bulb/coro/runner.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace bulb::detail {
+
+bool loop_is_alive(const EventLoop* loop) noexcept;
+
+namespace {
+
+thread_local TaskRunner* current_runner = nullptr;
+
+}  // namespace
+
+/// Per-loop intrusive lists of pending runners (asyncio's all_tasks), loop thread only.
+struct RunnerList {
+    TaskRunner* head = nullptr;
+    TaskRunner* tail = nullptr;
+
+    static RunnerList& of(EventLoop* loop) {
+        thread_local EventLoop* cached_loop = nullptr;
+        thread_local RunnerList* cached = nullptr;
+        if (loop != cached_loop) {
+            thread_local std::unordered_map<EventLoop*, RunnerList> lists;
+            cached = &lists[loop];
+            cached_loop = loop;
+        }
+        return *cached;
+    }
+    void push(TaskRunner* r) noexcept {
+        r->prev_ = tail;
+        r->next_ = nullptr;
+        (tail ? tail->next_ : head) = r;
+        tail = r;
+    }
+    void unlink(TaskRunner* r) noexcept {
+        (r->prev_ ? r->prev_->next_ : head) = r->next_;
+        (r->next_ ? r->next_->prev_ : tail) = r->prev_;
+        r->prev_ = r->next_ = nullptr;
+    }
+};
+
+TaskRunner::TaskRunner(EventLoop& loop) noexcept : loop_(&loop) { RunnerList::of(loop_).push(this); }
+
+TaskRunner::~TaskRunner() {
+    if (!done_) {
+        RunnerList::of(loop_).unlink(this);
+        if (loop_is_alive(loop_) && loop_->get_debug())
+            loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr});
+    }
+    destroy_root_frame();
+}
+
+TaskRunner* TaskRunner::current() noexcept { return current_runner; }
+
+TaskRunner& TaskRunner::require_current(const char* what) {
+    if (!current_runner) throw InvalidStateError(std::string(what) + " must be awaited inside a task");
+    return *current_runner;
+}
+
+void TaskRunner::step() noexcept {
+    if (done_ || !resume_point_) return;
+    TaskRunner* outer = std::exchange(current_runner, this);
+    auto h = std::exchange(resume_point_, {});
+    waiter_ = nullptr;
+    h.resume();
+    current_runner = outer;
+}
+
+void TaskRunner::schedule_step() {
+    retain();
+    loop_->call_soon([self = RunnerRef(this, RunnerRef::adopt_t{})] { self->step(); });
+}
+
+bool TaskRunner::cancel(std::string message) {
+    if (done_) return false;
+    RunnerRef keep(this);  // interrupting the wait may drop the last other reference
+    ++cancel_requests_;
+    if (waiter_ && waiter_->cancel_wait(message)) return true;
+    must_cancel_ = true;
+    cancel_message_ = std::move(message);
+    return true;
+}
+
+int TaskRunner::uncancel() noexcept {
+    if (cancel_requests_ > 0) --cancel_requests_;
+    if (cancel_requests_ == 0) must_cancel_ = false;  // as asyncio 3.13
+    return cancel_requests_;
+}
+
+void TaskRunner::throw_if_cancel_due() {
+    if (!must_cancel_) return;
+    must_cancel_ = false;
+    throw CancelledError(std::exchange(cancel_message_, {}));
+}
+
+void TaskRunner::finish() noexcept {
+    done_ = true;
+    RunnerList::of(loop_).unlink(this);
+    publish();
+    destroy_root_frame();
+}
+
+void TaskRunner::destroy_root_frame() noexcept {
+    if (root_) std::exchange(root_, {}).destroy();
+}
+
+std::size_t pending_runners(EventLoop& loop, TaskRunner** out, std::size_t capacity) {
+    std::size_t n = 0;
+    for (TaskRunner* r = RunnerList::of(&loop).head; r; r = r->next_, ++n)
+        if (n < capacity) out[n] = r;
+    return capacity ? std::min(n, capacity) : n;
+}
+
+}  // namespace bulb::detail
