@@ -225,7 +225,7 @@ void LoopImpl::run_once() {
 
 void LoopImpl::poll(std::int64_t timeout_ns) {
     if (timeout_ns == 0) {
-        event_base_loop(base_, EVLOOP_NONBLOCK);
+        event_base_loop(base_, EVLOOP_NONBLOCK | EVLOOP_ONCE);  // NONBLOCK alone loops while fds stay ready
         return;
     }
     if (timeout_ns > 0) {
@@ -259,7 +259,7 @@ void LoopImpl::run_node(CallbackNode* node) noexcept {
     release(node);
 }
 
-void LoopImpl::on_watch(int, short, void* arg) noexcept {
+void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
     auto* node = static_cast<CallbackNode*>(arg);
     if (node->cancelled) return;
     retain(node);
@@ -275,8 +275,8 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
     CallbackNode* node = alloc_node();
     node->fn = std::move(fn);
     node->persistent = true;
-    node->loop = this;  // on_watch finds the loop here; watchers never sit in the timer heap
-    event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::on_watch, node);
+    node->loop = this;  // dispatch_watch finds the loop here; watchers never sit in the timer heap
+    event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::dispatch_watch, node);
     if (!ev || event_add(ev, nullptr) != 0) {
         if (ev) event_free(ev);
         node->loop = nullptr;
@@ -317,9 +317,28 @@ void LoopImpl::call_exception_handler(const ExceptionContext& context) noexcept 
     }
 }
 
+std::byte* LoopImpl::read_buffer(std::size_t& size) {
+    static constexpr std::size_t read_buffer_size = 256 * 1024;  // asyncio's max_size
+    if (!read_buffer_) read_buffer_.reset(new std::byte[read_buffer_size]);
+    size = read_buffer_size;
+    return read_buffer_.get();
+}
+
+void LoopImpl::close_resources() {
+    while (!servers_.empty()) servers_.front()->close_for_loop();
+    if (transports_.empty()) return;
+    // Abort what is still open and deliver every connection_lost before returning.
+    for (LoopResource* r = transports_.front(); r; r = ResourceList::next(r)) r->close_for_loop();
+    for (int rounds = 0; rounds < 100 && !transports_.empty(); ++rounds) {
+        stopping_ = true;
+        run_forever();
+    }
+}
+
 void LoopImpl::close() {
     if (running_) throw InvalidStateError("close: Cannot close a running event loop");
     if (closed_) return;
+    close_resources();
     pool_.shutdown();  // queued jobs finish; their results land in the thread-safe queue
     {
         std::lock_guard lock(ts_mutex_);

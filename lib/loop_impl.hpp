@@ -5,10 +5,13 @@
 
 #include <bulb/loop.hpp>
 
+#include "loop_resource.hpp"
 #include "ring_queue.hpp"
 #include "thread_pool.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +57,15 @@ public:
     bool debug_ = false;
     std::int64_t slow_callback_ns_ = 100'000'000;
 
+    /// Open transports and servers, ended by close().
+    ResourceList transports_;
+    ResourceList servers_;
+    /// The loop-wide read buffer transports receive into before data_received().
+    std::byte* read_buffer(std::size_t& size);
+
+    /// libevent callback of watcher events: queues the watcher's node on the ready queue.
+    static void dispatch_watch(int, short, void* arg) noexcept;
+
     /// A timer in the heap was cancelled: counted so the heap is purged when mostly dead.
     void timer_cancelled() noexcept { ++cancelled_timers_; }
 
@@ -79,7 +91,7 @@ private:
     void add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn);
     bool remove_watch(WatchMap& map, int key);
     void drop_everything() noexcept;
-    static void on_watch(int, short, void* arg) noexcept;
+    void close_resources();
 
     EventLoop& owner_;
     event_base* base_ = nullptr;
@@ -104,6 +116,7 @@ private:
 
     WatchMap readers_, writers_, signals_;
     ThreadPool pool_;
+    std::unique_ptr<std::byte[]> read_buffer_;
     UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler_;
 };
 

@@ -17,14 +17,24 @@
 
 #include <cstddef>
 #include <exception>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace bulb {
 
 template <class T>
 class Future;
+class Protocol;
+class Server;
+class Transport;
+struct Connection;
+struct ConnectOptions;
+struct ServerOptions;
+using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
 
 namespace detail {
 class LoopImpl;
@@ -34,6 +44,7 @@ class LoopImpl;
 struct ExceptionContext {
     std::string message;                   ///< what was happening, e.g. "Exception in callback"
     std::exception_ptr exception = nullptr;  ///< the exception, when there is one
+    Transport* transport = nullptr;          ///< the transport involved, when there is one
 };
 
 /// Settings fixed when a loop is made.
@@ -113,6 +124,37 @@ public:
     void add_signal_handler(int signum, UniqueFunction<void()> fn);
     /// Restores the default disposition of `signum`; returns whether a handler was installed.
     bool remove_signal_handler(int signum);
+
+    // --- connections (defined in lib/server.cpp and lib/connect.cpp) -----------------------
+    /// Listens on `host` (a name or numeric address; std::nullopt: every interface of every
+    /// family) and `port` (0: any free port; see Server::sockets()). Each accepted connection
+    /// gets a protocol from `factory`. The future fails with bulb::Error (the OS error) when
+    /// resolution, bind or listen fails. Name resolution runs on the executor, never on the loop.
+    Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
+                                 const ServerOptions& options);
+    Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port);
+    /// Listens on several hosts at once (one or more sockets per host).
+    Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
+                                 const ServerOptions& options);
+    /// Listens on a Unix socket `path` (a leading '\0' makes a Linux abstract name). A stale
+    /// socket file left by a dead server is replaced; any other file there is an error.
+    Future<Server> create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options);
+    Future<Server> create_unix_server(ProtocolFactory factory, std::string path);
+    /// Connects to `host`:`port`, trying every resolved address (Happy Eyeballs between
+    /// families). Resolves after the protocol's connection_made() returned; fails with
+    /// bulb::Error (the OS error, e.g. connection refused) or TimeoutError. Cancelling the future
+    /// abandons the attempt.
+    Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
+                                         const ConnectOptions& options);
+    Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port);
+    /// Connects to the Unix socket `path`.
+    Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path,
+                                              const ConnectOptions& options);
+    Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
+    /// Wraps a connected stream socket from elsewhere (the transport owns and closes `fd`).
+    Future<Connection> connect_accepted_socket(ProtocolFactory factory, int fd);
+    /// Transports of this loop not yet past connection_lost (for leak checks in tests).
+    std::size_t transport_count() const noexcept;
 
     // --- errors and debugging --------------------------------------------------------------
     /// Replaces the exception handler (an empty function restores the default).

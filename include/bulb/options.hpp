@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Options for create_connection and create_server (plain aggregates; designated initializers).
+#pragma once
+
+#include <bulb/address.hpp>
+#include <bulb/handle.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace bulb {
+
+/// create_connection / create_unix_connection options.
+struct ConnectOptions {
+    /// AF_INET or AF_INET6 to restrict resolution; AF_UNSPEC (0) for both.
+    int family = 0;
+    /// Bind the socket to this local address first (host, port 0 for any port).
+    std::optional<SocketAddress> local_addr;
+    /// Happy Eyeballs (RFC 8305): start the next address after this delay while earlier attempts
+    /// go on. Zero or negative: try addresses strictly one after another.
+    Duration happy_eyeballs_delay = std::chrono::milliseconds(250);
+    /// Gives up with TimeoutError after this long (resolution and connecting); zero: no limit.
+    Duration timeout = Duration::zero();
+};
+
+/// create_server / create_unix_server options.
+struct ServerOptions {
+    /// listen() backlog, also the most connections accepted per readiness event.
+    int backlog = 100;
+    /// SO_REUSEADDR (on by default, as asyncio on POSIX).
+    bool reuse_address = true;
+    /// SO_REUSEPORT: several sockets share the port.
+    bool reuse_port = false;
+    /// Start accepting at once; otherwise call Server::start_serving().
+    bool start_serving = true;
+    /// Serve on this already-bound listening socket instead of resolving host/port; the server
+    /// takes ownership and closes it.
+    int sock = -1;
+    /// Unix servers: remove the socket file when the server closes (asyncio's cleanup_socket).
+    bool cleanup_socket = true;
+};
+
+}  // namespace bulb

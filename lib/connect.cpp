@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Outgoing connections: resolution off the loop, every address tried in order, Happy Eyeballs
+/// (RFC 8305) between families, a local address, an overall timeout, and accepted sockets.
+#include "loop_impl.hpp"
+#include "resolver.hpp"
+#include "socket_util.hpp"
+#include "stream_transport.hpp"
+
+#include <bulb/options.hpp>
+
+#include <event2/event.h>
+
+#include <algorithm>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace bulb {
+namespace detail {
+namespace {
+
+/// Orders addresses as RFC 8305 §4 asks: alternate families, starting with the first one's.
+std::vector<SocketAddress> interleave_families(std::vector<SocketAddress> addrs) {
+    if (addrs.empty()) return addrs;
+    int first = addrs[0].family();
+    std::vector<SocketAddress> a, b, out;
+    for (auto& x : addrs) (x.family() == first ? a : b).push_back(x);
+    for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        if (i < a.size()) out.push_back(a[i]);
+        if (i < b.size()) out.push_back(b[i]);
+    }
+    return out;
+}
+
+/// One create_connection in progress.
+class Connector final : public RefCounted {
+public:
+    Connector(LoopImpl& loop, ProtocolFactory factory, const ConnectOptions& options, Future<Connection> result)
+        : loop_(loop), factory_(std::move(factory)), options_(options), result_(std::move(result)) {}
+
+    void start(std::vector<SocketAddress> addrs, bool interleave) {
+        addrs_ = interleave ? interleave_families(std::move(addrs)) : std::move(addrs);
+        if (addrs_.empty()) return fail();
+        next_attempt();
+    }
+
+    void arm_timeout() {
+        if (options_.timeout <= Duration::zero()) return;
+        timeout_ = loop_.owner().call_later(options_.timeout, [self = RefPtr<Connector>(this)] {
+            self->finish_attempts();
+            if (!self->result_.done()) self->result_.set_exception(std::make_exception_ptr(TimeoutError("connect timed out")));
+        });
+    }
+
+    /// Stops every attempt (cancellation, timeout, or success).
+    void finish_attempts() noexcept {
+        timeout_.cancel();
+        stagger_.cancel();
+        for (auto& a : attempts_) {
+            a.watch.reset();
+            if (a.fd >= 0) ::close(a.fd);
+        }
+        attempts_.clear();
+        next_ = addrs_.size();
+    }
+
+private:
+    struct Attempt {
+        int fd;
+        SocketAddress addr;
+        IoWatcher watch;
+    };
+
+    void next_attempt() noexcept {
+        stagger_.cancel();
+        while (next_ < addrs_.size() && !result_.done()) {
+            const SocketAddress& addr = addrs_[next_++];
+            int fd = -1;
+            try {
+                fd = open_stream_socket(addr.family());
+                if (options_.local_addr && ::bind(fd, options_.local_addr->data(), options_.local_addr->size()) != 0)
+                    throw std::system_error(last_error(), "bind to local address " + options_.local_addr->to_string());
+                if (::connect(fd, addr.data(), addr.size()) == 0) return won(fd);
+                if (errno != EINPROGRESS) throw std::system_error(last_error(), "connect to " + addr.to_string());
+                attempts_.push_back({fd, addr, IoWatcher(loop_, fd, EV_WRITE, [this, fd] { on_writable(fd); })});
+                attempts_.back().watch.start();
+            } catch (const std::system_error& e) {
+                if (fd >= 0) ::close(fd);
+                errors_.push_back({e.code(), e.what()});
+                continue;
+            }
+            // Happy Eyeballs: give this attempt a head start, then race the next address too.
+            if (next_ < addrs_.size() && options_.happy_eyeballs_delay > Duration::zero())
+                stagger_ = loop_.owner().call_later(options_.happy_eyeballs_delay,
+                                                    [self = RefPtr<Connector>(this)] { self->next_attempt(); });
+            return;
+        }
+        if (attempts_.empty()) fail();
+    }
+
+    void on_writable(int fd) noexcept {
+        RefPtr<Connector> keep(this);
+        auto it = std::find_if(attempts_.begin(), attempts_.end(), [fd](const Attempt& a) { return a.fd == fd; });
+        if (it == attempts_.end()) return;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == 0) {
+            it->fd = -1;  // handed to the transport
+            return won(fd);
+        }
+        errors_.push_back({std::error_code(err, std::system_category()), "connect to " + it->addr.to_string()});
+        it->watch.reset();
+        ::close(fd);
+        attempts_.erase(it);
+        next_attempt();  // a failure starts the next address at once (RFC 8305 §5)
+    }
+
+    void won(int fd) noexcept {
+        finish_attempts();
+        if (result_.done()) {  // cancelled meanwhile
+            ::close(fd);
+            return;
+        }
+        try {
+            auto protocol = factory_();
+            if (!protocol) throw std::invalid_argument("protocol factory returned null");
+            StreamTransport::create(loop_, fd, std::move(protocol), nullptr, result_);
+        } catch (...) {
+            ::close(fd);
+            result_.set_exception(std::current_exception());
+        }
+    }
+
+    void fail() noexcept {
+        finish_attempts();
+        if (result_.done()) return;
+        if (errors_.empty()) {
+            result_.set_error(std::make_error_code(std::errc::host_unreachable), "no address to connect to");
+            return;
+        }
+        bool same = true;
+        for (auto& e : errors_) same = same && e.first == errors_[0].first;
+        std::string what;
+        for (auto& e : errors_) what += (what.empty() ? "" : "; ") + e.second;
+        if (!same) what = "Multiple exceptions: " + what;
+        result_.set_exception(std::make_exception_ptr(Error(errors_[0].first, what)));
+    }
+
+    LoopImpl& loop_;
+    ProtocolFactory factory_;
+    ConnectOptions options_;
+    Future<Connection> result_;
+    std::vector<SocketAddress> addrs_;
+    std::size_t next_ = 0;
+    std::vector<Attempt> attempts_;
+    std::vector<std::pair<std::error_code, std::string>> errors_;
+    TimerHandle stagger_;
+    TimerHandle timeout_;
+};
+
+Future<Connection> connect_to(LoopImpl& loop, ProtocolFactory factory, const ConnectOptions& options,
+                              Future<std::vector<SocketAddress>> addrs, bool interleave) {
+    Future<Connection> result(loop.owner());
+    RefPtr<Connector> connector(new Connector(loop, std::move(factory), options, result));
+    result.set_canceller([c = connector.get(), result](std::string msg) {
+        auto r = result;  // set_canceller({}) destroys this lambda: use locals only after it
+        c->finish_attempts();
+        r.set_canceller({});
+        return r.cancel(std::move(msg));
+    });
+    connector->arm_timeout();
+    addrs.add_done_callback([connector, interleave, result](Future<std::vector<SocketAddress>>& f) mutable {
+        if (result.done()) return;
+        try {
+            connector->start(std::move(f.result()), interleave);
+        } catch (...) {
+            connector->finish_attempts();
+            if (!result.done()) result.set_exception(std::current_exception());
+        }
+    });
+    // The future must not keep the connector (and its canceller's raw pointer) alive forever.
+    result.add_done_callback([connector] { connector->finish_attempts(); });
+    return result;
+}
+
+}  // namespace
+}  // namespace detail
+
+Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::string host, std::uint16_t port) {
+    return create_connection(std::move(factory), std::move(host), port, ConnectOptions{});
+}
+
+Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
+                                                const ConnectOptions& options) {
+    if (host.empty()) throw std::invalid_argument("create_connection: empty host");
+    auto addrs = detail::resolve(*this, std::move(host), port, options.family, false);
+    return detail::connect_to(*impl_, std::move(factory), options, std::move(addrs),
+                              options.happy_eyeballs_delay > Duration::zero());
+}
+
+Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, std::string path) {
+    return create_unix_connection(std::move(factory), std::move(path), ConnectOptions{});
+}
+
+Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, std::string path,
+                                                     const ConnectOptions& options) {
+    Future<std::vector<SocketAddress>> addrs(*this);
+    addrs.set_result({SocketAddress::from_unix_path(path)});
+    ConnectOptions unix_options = options;
+    unix_options.local_addr.reset();
+    return detail::connect_to(*impl_, std::move(factory), unix_options, std::move(addrs), false);
+}
+
+Future<Connection> EventLoop::connect_accepted_socket(ProtocolFactory factory, int fd) {
+    detail::set_nonblocking(fd);
+    auto protocol = factory();
+    if (!protocol) throw std::invalid_argument("connect_accepted_socket: protocol factory returned null");
+    Future<Connection> result(*this);
+    detail::StreamTransport::create(*impl_, fd, std::move(protocol), nullptr, result);
+    return result;
+}
+
+}  // namespace bulb

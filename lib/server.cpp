@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// Servers: binding and listening, the accept loop, Server's handle, EventLoop::create_server.
+#include "server_impl.hpp"
+
+#include "loop_impl.hpp"
+#include "resolver.hpp"
+#include "socket_util.hpp"
+#include "stream_transport.hpp"
+
+#include <event2/event.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bulb {
+namespace detail {
+namespace {
+
+constexpr auto accept_retry_delay = std::chrono::seconds(1);  // asyncio's ACCEPT_RETRY_DELAY
+
+/// A bound, listening socket for `addr`; throws bulb::Error naming the address.
+int listen_on(const SocketAddress& addr, const ServerOptions& options) {
+    int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw Error(last_error(), "socket() for " + addr.to_string());
+    int one = 1;
+    if (options.reuse_address && addr.family() != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (options.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        auto ec = last_error();
+        ::close(fd);
+        throw Error(ec, "SO_REUSEPORT");
+    }
+    if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, addr.data(), addr.size()) != 0 || ::listen(fd, options.backlog) != 0) {
+        auto ec = last_error();
+        ::close(fd);
+        throw Error(ec, "could not bind on address " + addr.to_string());
+    }
+    return fd;
+}
+
+bool is_resource_shortage(int err) noexcept { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
+
+}  // namespace
+
+ServerImpl::ServerImpl(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
+                       std::string unix_path)
+    : loop_(loop), factory_(std::move(factory)), options_(options), unix_path_(std::move(unix_path)) {
+    for (int fd : fds) {
+        listeners_.push_back({fd, IoWatcher(loop_, fd, EV_READ, [this, fd] { on_acceptable(fd); })});
+    }
+    loop_.servers_.push(this);
+    add_ref();  // held while listening: a server nobody keeps still serves, as in asyncio
+}
+
+ServerImpl::~ServerImpl() {
+    for (auto& l : listeners_) ::close(l.fd);
+}
+
+EventLoop& ServerImpl::loop() const noexcept { return loop_.owner(); }
+
+void ServerImpl::start_serving() {
+    if (closed_ || serving_) return;
+    serving_ = true;
+    for (auto& l : listeners_) l.watch.start();
+}
+
+void ServerImpl::on_acceptable(int listen_fd) noexcept {
+    for (int i = 0; i < std::max(1, options_.backlog) && serving_; ++i) {
+        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK) return;
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+            if (is_resource_shortage(err)) {
+                pause_accepting_after(err);
+                return;
+            }
+            loop_.call_exception_handler(
+                {"accept() failed: " + std::error_code(err, std::system_category()).message(), nullptr});
+            return;
+        }
+        resource_error_reported_ = false;
+        std::unique_ptr<Protocol> protocol;
+        try {
+            protocol = factory_();
+            if (!protocol) throw std::invalid_argument("protocol factory returned null");
+            StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
+        } catch (...) {
+            loop_.call_exception_handler({"Error creating a protocol for an accepted connection", std::current_exception()});
+            ::close(fd);
+        }
+    }
+}
+
+void ServerImpl::pause_accepting_after(int err) noexcept {
+    // Out of descriptors: the listening socket stays readable, so stop watching it (no spinning)
+    // and try again later; report once per episode.
+    if (!resource_error_reported_) {
+        resource_error_reported_ = true;
+        loop_.call_exception_handler({"accept() out of system resource (" +
+                                          std::error_code(err, std::system_category()).message() +
+                                          "): accepting paused, retrying every second",
+                                      nullptr});
+    }
+    for (auto& l : listeners_) l.watch.stop();
+    try {
+        accept_retry_ = loop_.owner().call_later(accept_retry_delay, [self = RefPtr<ServerImpl>(this)] {
+            if (self->serving_)
+                for (auto& l : self->listeners_) l.watch.start();
+        });
+    } catch (...) {
+    }
+}
+
+void ServerImpl::close() {
+    if (closed_) return;
+    closed_ = true;
+    serving_ = false;
+    accept_retry_.cancel();
+    for (auto& l : listeners_) {
+        l.watch.reset();
+        ::close(l.fd);
+    }
+    listeners_.clear();
+    if (!unix_path_.empty() && unix_path_[0] != '\0') ::unlink(unix_path_.c_str());
+    loop_.servers_.remove(this);
+    if (serving_forever_ && !serving_forever_->done()) serving_forever_->cancel();
+    maybe_wake_closed();
+    release_ref();  // the listening reference
+}
+
+void ServerImpl::close_clients() {
+    std::vector<TransportPtr> clients(clients_.begin(), clients_.end());
+    for (auto& t : clients) t->close();
+}
+
+void ServerImpl::abort_clients() {
+    std::vector<TransportPtr> clients(clients_.begin(), clients_.end());
+    for (auto& t : clients) t->abort();
+}
+
+Future<void> ServerImpl::wait_closed() {
+    Future<void> f(loop_.owner());
+    closed_waiters_.push_back(f);
+    maybe_wake_closed();
+    return f;
+}
+
+Future<void> ServerImpl::serve_forever() {
+    if (serving_forever_ && !serving_forever_->done()) throw InvalidStateError("serve_forever() is already running");
+    if (closed_) throw InvalidStateError("serve_forever() on a closed server");
+    start_serving();
+    Future<void> f(loop_.owner());
+    f.add_done_callback([self = RefPtr<ServerImpl>(this)] { self->close(); });
+    serving_forever_ = f;
+    return f;
+}
+
+void ServerImpl::attach(StreamTransport* t) {
+    clients_.insert(t);
+    add_ref();  // each connection keeps its server alive
+}
+
+void ServerImpl::detach(StreamTransport* t) noexcept {
+    clients_.erase(t);
+    maybe_wake_closed();
+    release_ref();
+}
+
+void ServerImpl::maybe_wake_closed() noexcept {
+    if (!closed_ || !clients_.empty() || closed_waiters_.empty()) return;
+    auto waiters = std::move(closed_waiters_);
+    closed_waiters_.clear();
+    for (auto& w : waiters)
+        if (!w.done()) w.set_result();
+}
+
+std::vector<SocketAddress> ServerImpl::sockets() const {
+    std::vector<SocketAddress> out;
+    for (auto& l : listeners_) out.push_back(local_address(l.fd));
+    return out;
+}
+
+std::vector<int> ServerImpl::fds() const {
+    std::vector<int> out;
+    for (auto& l : listeners_) out.push_back(l.fd);
+    return out;
+}
+
+namespace {
+
+/// Resolves every host (numeric ones at once) and concatenates the addresses in order.
+Future<std::vector<SocketAddress>> resolve_all(EventLoop& loop, std::vector<std::optional<std::string>> hosts,
+                                               std::uint16_t port) {
+    struct State {
+        std::vector<std::vector<SocketAddress>> parts;
+        std::size_t pending;
+        Future<std::vector<SocketAddress>> result;
+    };
+    auto state = std::make_shared<State>(State{{}, hosts.size(), Future<std::vector<SocketAddress>>(loop)});
+    state->parts.resize(hosts.size());
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+        resolve(loop, hosts[i], port, AF_UNSPEC, true).add_done_callback([state, i](Future<std::vector<SocketAddress>>& f) {
+            if (state->result.done()) return;
+            try {
+                state->parts[i] = std::move(f.result());
+            } catch (...) {
+                state->result.set_exception(std::current_exception());
+                return;
+            }
+            if (--state->pending > 0) return;
+            std::vector<SocketAddress> all;
+            for (auto& p : state->parts) all.insert(all.end(), p.begin(), p.end());
+            state->result.set_result(std::move(all));
+        });
+    }
+    return state->result;
+}
+
+Future<Server> serve(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
+                     std::string unix_path) {
+    Future<Server> result(loop.owner());
+    RefPtr<ServerImpl> impl(new ServerImpl(loop, std::move(factory), std::move(fds), options, std::move(unix_path)));
+    if (options.start_serving) impl->start_serving();
+    result.set_result(Server(std::move(impl)));
+    return result;
+}
+
+/// Resolves `hosts`, listens on every address, then serves them all as one server.
+Future<Server> serve_hosts(LoopImpl& loop, std::vector<std::optional<std::string>> hosts, std::uint16_t port,
+                           ProtocolFactory factory, const ServerOptions& options) {
+    Future<Server> result(loop.owner());
+    resolve_all(loop.owner(), std::move(hosts), port)
+        .add_done_callback([&loop, result, factory = std::move(factory),
+                            options](Future<std::vector<SocketAddress>>& addrs) mutable {
+            std::vector<int> fds;
+            try {
+                for (auto& a : addrs.result()) fds.push_back(listen_on(a, options));
+            } catch (...) {
+                for (int fd : fds) ::close(fd);
+                if (!result.done()) result.set_exception(std::current_exception());
+                return;
+            }
+            if (result.done()) {  // cancelled while resolving
+                for (int fd : fds) ::close(fd);
+                return;
+            }
+            result.set_result(serve(loop, std::move(factory), std::move(fds), options, {}).result());
+        });
+    return result;
+}
+
+}  // namespace
+}  // namespace detail
+
+// --- Server handle ------------------------------------------------------------------------------
+
+Server::Server(RefPtr<detail::ServerImpl> impl) noexcept : impl_(std::move(impl)) {}
+Server::~Server() = default;
+Server::Server(const Server&) noexcept = default;
+Server& Server::operator=(const Server&) noexcept = default;
+void Server::close() { impl_->close(); }
+void Server::close_clients() { impl_->close_clients(); }
+void Server::abort_clients() { impl_->abort_clients(); }
+Future<void> Server::wait_closed() { return impl_->wait_closed(); }
+bool Server::is_serving() const noexcept { return impl_->is_serving(); }
+void Server::start_serving() { impl_->start_serving(); }
+Future<void> Server::serve_forever() { return impl_->serve_forever(); }
+std::vector<SocketAddress> Server::sockets() const { return impl_->sockets(); }
+std::vector<int> Server::fds() const { return impl_->fds(); }
+std::size_t Server::connection_count() const noexcept { return impl_->connection_count(); }
+EventLoop& Server::get_loop() const noexcept { return impl_->loop(); }
+
+// --- EventLoop::create_server -------------------------------------------------------------------
+
+Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port) {
+    return create_server(std::move(factory), std::move(host), port, ServerOptions{});
+}
+
+Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
+                                        const ServerOptions& options) {
+    if (options.sock >= 0) {
+        detail::set_nonblocking(options.sock);
+        return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});
+    }
+    return detail::serve_hosts(*impl_, {std::move(host)}, port, std::move(factory), options);
+}
+
+Future<Server> EventLoop::create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
+                                        const ServerOptions& options) {
+    if (hosts.empty()) throw std::invalid_argument("create_server: empty host list");
+    return detail::serve_hosts(*impl_, {hosts.begin(), hosts.end()}, port, std::move(factory), options);
+}
+
+Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::string path) {
+    return create_unix_server(std::move(factory), std::move(path), ServerOptions{});
+}
+
+Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options) {
+    if (options.sock >= 0) {
+        detail::set_nonblocking(options.sock);
+        return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});
+    }
+    auto addr = SocketAddress::from_unix_path(path);
+    Future<Server> result(*this);
+    struct stat st;
+    if (path[0] != '\0' && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+        ::unlink(path.c_str());  // a stale socket from an earlier server (asyncio does the same)
+    try {
+        int fd = detail::listen_on(addr, options);
+        return detail::serve(*impl_, std::move(factory), {fd}, options, options.cleanup_socket ? path : std::string());
+    } catch (...) {
+        result.set_exception(std::current_exception());
+    }
+    return result;
+}
+
+std::size_t EventLoop::transport_count() const noexcept { return impl_->transports_.size(); }
+
+}  // namespace bulb

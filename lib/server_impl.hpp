@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// ServerImpl: listening sockets, the accept loop (EMFILE-safe) and connection accounting.
+#pragma once
+
+#include <bulb/options.hpp>
+#include <bulb/protocol.hpp>
+#include <bulb/server.hpp>
+
+#include "io_watcher.hpp"
+#include "loop_resource.hpp"
+
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace bulb::detail {
+
+class LoopImpl;
+class StreamTransport;
+
+class ServerImpl final : public RefCounted, public LoopResource {
+public:
+    /// Takes ownership of the bound, listening, non-blocking sockets in `fds`.
+    ServerImpl(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
+               std::string unix_path);
+
+    void start_serving();
+    void close();
+    void close_clients();
+    void abort_clients();
+    Future<void> wait_closed();
+    Future<void> serve_forever();
+    bool is_serving() const noexcept { return serving_; }
+    std::vector<SocketAddress> sockets() const;
+    std::vector<int> fds() const;
+    std::size_t connection_count() const noexcept { return clients_.size(); }
+    EventLoop& loop() const noexcept;
+
+    void attach(StreamTransport* t);
+    void detach(StreamTransport* t) noexcept;
+    void close_for_loop() noexcept override { close(); }
+
+private:
+    ~ServerImpl() override;
+    void on_acceptable(int listen_fd) noexcept;
+    void pause_accepting_after(int err) noexcept;
+    void maybe_wake_closed() noexcept;
+
+    struct Listener {
+        int fd;
+        IoWatcher watch;
+    };
+
+    LoopImpl& loop_;
+    ProtocolFactory factory_;
+    std::vector<Listener> listeners_;
+    ServerOptions options_;
+    std::string unix_path_;  // removed on close (cleanup_socket)
+    std::unordered_set<StreamTransport*> clients_;
+    std::vector<Future<void>> closed_waiters_;
+    std::optional<Future<void>> serving_forever_;
+    TimerHandle accept_retry_;
+    bool serving_ = false;
+    bool closed_ = false;
+    bool resource_error_reported_ = false;
+};
+
+}  // namespace bulb::detail

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// StreamTransport: reading into the loop's buffer, write-through with buffering of the rest,
+/// flow control, half-close, close/abort and the exactly-once connection_lost.
+#include "stream_transport.hpp"
+
+#include "loop_impl.hpp"
+#include "server_impl.hpp"
+#include "socket_util.hpp"
+
+#include <event2/event.h>
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace bulb::detail {
+
+StreamTransport* StreamTransport::create(LoopImpl& loop, int fd, std::unique_ptr<Protocol> protocol,
+                                         ServerImpl* server, std::optional<Future<Connection>> waiter) {
+    auto* t = new StreamTransport(loop, fd, std::move(protocol), server);
+    loop.call_soon([t = TransportPtr(t), waiter = std::move(waiter)]() mutable {
+        static_cast<StreamTransport*>(t.get())->on_connected(waiter);
+    });
+    return t;
+}
+
+StreamTransport::StreamTransport(LoopImpl& loop, int fd, std::unique_ptr<Protocol> protocol, ServerImpl* server)
+    : loop_(loop), fd_(fd), protocol_(std::move(protocol)), server_(server) {
+    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get());
+    set_nodelay(fd_);
+    read_watch_ = IoWatcher(loop_, fd_, EV_READ, [this] { on_readable(); });
+    write_watch_ = IoWatcher(loop_, fd_, EV_WRITE, [this] { on_writable(); });
+    add_ref();  // the loop's reference, until connection_lost has returned
+    loop_.transports_.push(this);
+    if (server_) server_->attach(this);
+}
+
+StreamTransport::~StreamTransport() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+EventLoop& StreamTransport::get_loop() const noexcept { return loop_.owner(); }
+
+void StreamTransport::on_connected(std::optional<Future<Connection>>& waiter) noexcept {
+    try {
+        protocol_->connection_made(*this);
+    } catch (...) {
+        loop_.call_exception_handler({"Exception in protocol.connection_made()", std::current_exception(), this});
+        force_close(make_error_code(errc::protocol_callback_failed), true);
+        if (waiter && !waiter->done())
+            waiter->set_error(make_error_code(errc::protocol_callback_failed), "connection_made() failed");
+        return;
+    }
+    if (!closing_ && reading_) start_reading();
+    if (waiter && !waiter->done()) waiter->set_result(Connection{TransportPtr(this)});
+    else if (waiter && waiter->cancelled()) close();  // nobody wants the connection any more
+}
+
+void StreamTransport::start_reading() {
+    try {
+        read_watch_.start();
+    } catch (const std::system_error& e) {
+        fatal_error(e.code());
+    }
+}
+
+// --- reading --------------------------------------------------------------------------------
+
+void StreamTransport::on_readable() noexcept {
+    if (closing_ || !reading_ || eof_received_) return;
+    std::byte* buf;
+    std::size_t cap;
+    if (buffered_) {
+        MutableByteView b;
+        try {
+            b = buffered_->get_buffer(256 * 1024);
+        } catch (...) {
+            callback_failed("Exception in protocol.get_buffer()");
+            return;
+        }
+        if (b.empty()) {
+            loop_.call_exception_handler({"protocol.get_buffer() returned an empty buffer", nullptr, this});
+            force_close(make_error_code(errc::protocol_callback_failed), true);
+            return;
+        }
+        buf = b.data();
+        cap = b.size();
+    } else {
+        buf = loop_.read_buffer(cap);
+    }
+    ssize_t n = ::recv(fd_, buf, cap, 0);
+    if (n > 0) {
+        try {
+            if (buffered_)
+                buffered_->buffer_updated(static_cast<std::size_t>(n));
+            else
+                protocol_->data_received(ByteView(buf, static_cast<std::size_t>(n)));
+        } catch (...) {
+            callback_failed(buffered_ ? "Exception in protocol.buffer_updated()" : "Exception in protocol.data_received()");
+        }
+    } else if (n == 0) {
+        on_eof();
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        fatal_error(last_error());
+    }
+}
+
+void StreamTransport::on_eof() noexcept {
+    eof_received_ = true;
+    read_watch_.stop();
+    bool keep_open = false;
+    try {
+        keep_open = protocol_->eof_received();
+    } catch (...) {
+        callback_failed("Exception in protocol.eof_received()");
+        return;
+    }
+    if (!keep_open) close();
+}
+
+void StreamTransport::pause_reading() {
+    if (closing_ || !reading_) return;
+    reading_ = false;
+    read_watch_.stop();
+}
+
+void StreamTransport::resume_reading() {
+    if (closing_ || reading_) return;
+    reading_ = true;
+    if (!eof_received_) start_reading();
+}
+
+// --- writing --------------------------------------------------------------------------------
+
+void StreamTransport::write(ByteView data) {
+    if (eof_requested_) throw InvalidStateError("write() after write_eof()");
+    if (data.empty()) return;
+    if (closing_) {
+        ++dropped_writes_;
+        return;
+    }
+    if (wbuf_.empty()) {
+        ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                fatal_error(last_error());
+                return;
+            }
+            n = 0;
+        }
+        if (static_cast<std::size_t>(n) == data.size()) return;
+        data = data.subspan(static_cast<std::size_t>(n));
+    }
+    buffer_rest(data);
+}
+
+void StreamTransport::writelines(std::span<const ByteView> buffers) {
+    if (eof_requested_) throw InvalidStateError("writelines() after write_eof()");
+    if (closing_) {
+        ++dropped_writes_;
+        return;
+    }
+    std::size_t first = 0;
+    std::size_t skip = 0;  // bytes of buffers[first] already sent
+    if (wbuf_.empty()) {
+        iovec iov[64];
+        while (first < buffers.size()) {
+            std::size_t count = 0;
+            std::size_t total = 0;
+            for (std::size_t i = first; i < buffers.size() && count < 64; ++i) {
+                if (buffers[i].empty()) continue;
+                std::size_t off = i == first ? skip : 0;
+                iov[count++] = {const_cast<std::byte*>(buffers[i].data()) + off, buffers[i].size() - off};
+                total += buffers[i].size() - off;
+            }
+            if (count == 0) return;
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = count;
+            ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+                fatal_error(last_error());
+                return;
+            }
+            std::size_t sent = static_cast<std::size_t>(n);
+            while (first < buffers.size() && sent >= buffers[first].size() - skip) {
+                sent -= buffers[first].size() - skip;
+                skip = 0;
+                ++first;
+            }
+            skip += sent;
+            if (static_cast<std::size_t>(n) < total) break;  // the socket is full
+        }
+    }
+    if (first >= buffers.size()) return;
+    bool was_empty = wbuf_.empty();
+    wbuf_.append(buffers[first].subspan(skip));
+    for (std::size_t i = first + 1; i < buffers.size(); ++i) wbuf_.append(buffers[i]);
+    if (was_empty && !wbuf_.empty()) {
+        try {
+            write_watch_.start();
+        } catch (const std::system_error& e) {
+            fatal_error(e.code());
+            return;
+        }
+    }
+    maybe_pause_protocol();
+}
+
+void StreamTransport::buffer_rest(ByteView rest) {
+    bool was_empty = wbuf_.empty();
+    wbuf_.append(rest);
+    if (was_empty) {
+        try {
+            write_watch_.start();
+        } catch (const std::system_error& e) {
+            fatal_error(e.code());
+            return;
+        }
+    }
+    maybe_pause_protocol();
+}
+
+void StreamTransport::on_writable() noexcept {
+    if (fd_ < 0 || wbuf_.empty()) {
+        write_watch_.stop();
+        return;
+    }
+    ByteView pending = wbuf_.view();
+    ssize_t n = ::send(fd_, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fatal_error(last_error());
+        return;
+    }
+    wbuf_.consume(static_cast<std::size_t>(n));
+    maybe_resume_protocol();
+    if (!wbuf_.empty() || lost_scheduled_) return;
+    write_watch_.stop();
+    if (closing_) {
+        schedule_connection_lost({});
+    } else if (eof_requested_ && !eof_sent_) {
+        eof_sent_ = true;
+        ::shutdown(fd_, SHUT_WR);
+    }
+}
+
+void StreamTransport::write_eof() {
+    if (closing_ || eof_requested_) return;
+    eof_requested_ = true;
+    if (wbuf_.empty()) {
+        eof_sent_ = true;
+        ::shutdown(fd_, SHUT_WR);
+    }
+}
+
+// --- flow control ---------------------------------------------------------------------------
+
+void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    std::size_t h = high ? *high : (low ? 4 * *low : 64 * 1024);
+    std::size_t l = low ? *low : h / 4;
+    if (h < l) throw std::invalid_argument("set_write_buffer_limits: high must be >= low");
+    limits_ = {h, l};
+    maybe_pause_protocol();
+    maybe_resume_protocol();
+}
+
+void StreamTransport::maybe_pause_protocol() noexcept {
+    if (writing_paused_ || wbuf_.size() <= limits_.high || !protocol_) return;
+    writing_paused_ = true;
+    try {
+        protocol_->pause_writing();
+    } catch (...) {
+        callback_failed("Exception in protocol.pause_writing()");
+    }
+}
+
+void StreamTransport::maybe_resume_protocol() noexcept {
+    if (!writing_paused_ || wbuf_.size() > limits_.low || lost_scheduled_) return;
+    writing_paused_ = false;
+    try {
+        protocol_->resume_writing();
+    } catch (...) {
+        callback_failed("Exception in protocol.resume_writing()");
+    }
+}
+
+// --- closing --------------------------------------------------------------------------------
+
+void StreamTransport::close() {
+    if (closing_) return;
+    closing_ = true;
+    read_watch_.stop();
+    if (wbuf_.empty()) schedule_connection_lost({});
+}
+
+void StreamTransport::abort() { force_close({}, true); }
+
+void StreamTransport::close_for_loop() noexcept {
+    if (lost_scheduled_) return;
+    loop_.call_exception_handler({"unclosed transport aborted by EventLoop::close()", nullptr, this});
+    force_close(make_error_code(errc::loop_closed), true);
+}
+
+void StreamTransport::fatal_error(std::error_code ec) noexcept { force_close(ec, false); }
+
+void StreamTransport::callback_failed(const char* what) noexcept {
+    loop_.call_exception_handler({what, std::current_exception(), this});
+    force_close(make_error_code(errc::protocol_callback_failed), true);
+}
+
+void StreamTransport::force_close(std::error_code ec, bool reset) noexcept {
+    if (lost_scheduled_) return;
+    closing_ = true;
+    read_watch_.stop();
+    write_watch_.stop();
+    wbuf_.clear();
+    if (reset && fd_ >= 0) {
+        linger lg{1, 0};  // the peer sees RST, not FIN
+        setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    schedule_connection_lost(ec);
+}
+
+void StreamTransport::schedule_connection_lost(std::error_code ec) noexcept {
+    lost_scheduled_ = true;
+    try {
+        loop_.call_soon([t = TransportPtr(this), ec] { static_cast<StreamTransport*>(t.get())->call_connection_lost(ec); });
+    } catch (...) {
+        call_connection_lost(ec);  // the loop is closing: deliver now rather than never
+    }
+}
+
+void StreamTransport::call_connection_lost(std::error_code ec) noexcept {
+    try {
+        protocol_->connection_lost(ec);
+    } catch (...) {
+        loop_.call_exception_handler({"Exception in protocol.connection_lost()", std::current_exception(), this});
+    }
+    read_watch_.reset();
+    write_watch_.reset();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    protocol_.reset();
+    buffered_ = nullptr;
+    loop_.transports_.remove(this);
+    if (ServerImpl* s = std::exchange(server_, nullptr)) s->detach(this);
+    release_ref();  // the loop's reference: may destroy this
+}
+
+// --- information ----------------------------------------------------------------------------
+
+SocketAddress StreamTransport::get_peername() const { return fd_ >= 0 ? peer_address(fd_) : SocketAddress(); }
+SocketAddress StreamTransport::get_sockname() const { return fd_ >= 0 ? local_address(fd_) : SocketAddress(); }
+
+std::unique_ptr<Protocol> StreamTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
+    if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
+    std::swap(protocol, protocol_);
+    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get());
+    return protocol;
+}
+
+}  // namespace bulb::detail
