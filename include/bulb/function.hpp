@@ -83,13 +83,22 @@ private:
         void (*destroy)(void*) noexcept;
     };
 
+    // Calls `f`, discarding its result when R is void (is_invocable_r accepts any result then).
+    template <class D>
+    static R call(D& f, Args&&... a) {
+        if constexpr (std::is_void_v<R>)
+            static_cast<void>(f(std::forward<Args>(a)...));
+        else
+            return f(std::forward<Args>(a)...);
+    }
+
     template <class D>
     static constexpr bool fits_inline = sizeof(D) <= inline_size && alignof(D) <= alignof(std::max_align_t) &&
                                         std::is_nothrow_move_constructible_v<D>;
 
     template <class D>
     static constexpr Ops inline_ops{
-        [](void* p, Args&&... a) -> R { return (*static_cast<D*>(p))(std::forward<Args>(a)...); },
+        [](void* p, Args&&... a) -> R { return call(*static_cast<D*>(p), std::forward<Args>(a)...); },
         [](void* from, void* to) noexcept {
             ::new (to) D(std::move(*static_cast<D*>(from)));
             static_cast<D*>(from)->~D();
@@ -99,7 +108,7 @@ private:
 
     template <class D>
     static constexpr Ops heap_ops{
-        [](void* p, Args&&... a) -> R { return (**static_cast<D**>(p))(std::forward<Args>(a)...); },
+        [](void* p, Args&&... a) -> R { return call(**static_cast<D**>(p), std::forward<Args>(a)...); },
         [](void* from, void* to) noexcept { *static_cast<D**>(to) = *static_cast<D**>(from); },
         [](void* p) noexcept { delete *static_cast<D**>(p); },
     };
