@@ -11,6 +11,7 @@
 #include <ctime>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -283,7 +284,18 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
         release(node);
         throw std::system_error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
     }
-    map.emplace(key, Watch{ev, node});
+    // Replacing installs the new watch before dropping the old one (asyncio cancels the old
+    // handle): a callback replacing itself keeps its captures until it returns, and a signal
+    // never falls back to its default disposition in between.
+    auto [it, inserted] = map.try_emplace(key, Watch{ev, node});
+    if (!inserted) drop_watch(std::exchange(it->second, Watch{ev, node}));
+}
+
+void LoopImpl::drop_watch(Watch w) noexcept {
+    event_free(w.ev);  // deletes the event first
+    w.node->loop = nullptr;
+    cancel_node(w.node);  // a running callback is reset by run_node once it returns
+    release(w.node);
 }
 
 bool LoopImpl::remove_watch(WatchMap& map, int key) {
@@ -291,10 +303,7 @@ bool LoopImpl::remove_watch(WatchMap& map, int key) {
     if (it == map.end()) return false;
     Watch w = it->second;
     map.erase(it);
-    event_free(w.ev);  // deletes the event first
-    w.node->loop = nullptr;
-    cancel_node(w.node);
-    release(w.node);
+    drop_watch(w);
     return true;
 }
 

@@ -90,6 +90,7 @@ private:
     void drain_threadsafe() noexcept;
     void add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn);
     bool remove_watch(WatchMap& map, int key);
+    void drop_watch(Watch w) noexcept;
     void drop_everything() noexcept;
     void close_resources();
 
