@@ -318,8 +318,10 @@ void LoopImpl::call_exception_handler(const ExceptionContext& context) noexcept 
         owner_.default_exception_handler(context);
         return;
     }
+    // A local reference keeps the handler alive should it replace itself while it runs.
+    std::shared_ptr<ExceptionHandler> handler = handler_;
     try {
-        handler_(owner_, context);
+        (*handler)(owner_, context);
     } catch (...) {
         owner_.default_exception_handler({"Unhandled error in exception handler", std::current_exception()});
         owner_.default_exception_handler(context);

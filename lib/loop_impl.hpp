@@ -50,8 +50,9 @@ public:
     void add_signal_handler(int signum, UniqueFunction<void()>&& fn);
     bool remove_signal_handler(int signum) { return remove_watch(signals_, signum); }
 
-    void set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)>&& h) {
-        handler_ = std::move(h);
+    using ExceptionHandler = UniqueFunction<void(EventLoop&, const ExceptionContext&)>;
+    void set_exception_handler(ExceptionHandler&& h) {
+        handler_ = h ? std::make_shared<ExceptionHandler>(std::move(h)) : nullptr;
     }
     void call_exception_handler(const ExceptionContext& context) noexcept;
     bool debug_ = false;
@@ -118,7 +119,7 @@ private:
     WatchMap readers_, writers_, signals_;
     ThreadPool pool_;
     std::unique_ptr<std::byte[]> read_buffer_;
-    UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler_;
+    std::shared_ptr<ExceptionHandler> handler_;  // shared: call_exception_handler holds it while calling
 };
 
 }  // namespace bulb::detail
