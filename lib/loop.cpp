@@ -45,9 +45,14 @@ EventLoop::EventLoop(const LoopOptions& options) : impl_(std::make_unique<detail
 }
 
 EventLoop::~EventLoop() {
+    // Close while impl_ is still set: closing destroys pending callbacks, and a future dying
+    // with them reports "never retrieved" through this loop (impl_ is null inside reset()).
+    impl_->close_for_destruction();
+    {
+        std::lock_guard lock(detail::live_mutex);
+        detail::live_loops().erase(this);  // from here on, late reports are dropped
+    }
     impl_.reset();
-    std::lock_guard lock(detail::live_mutex);
-    detail::live_loops().erase(this);
 }
 
 EventLoop* EventLoop::current() noexcept { return detail::running_loop_of_thread(); }

@@ -80,7 +80,9 @@ LoopImpl::LoopImpl(EventLoop& owner, const LoopOptions& options)
     event_add(wake_ev_, nullptr);
 }
 
-LoopImpl::~LoopImpl() {
+LoopImpl::~LoopImpl() { close_for_destruction(); }
+
+void LoopImpl::close_for_destruction() {
     if (!closed_) {
         running_ = false;
         close();

@@ -35,6 +35,8 @@ public:
     void stop() noexcept { stopping_ = true; }
     bool is_running() const noexcept { return running_; }
     void close();
+    /// close() for the destructors: also on a loop still marked running. Idempotent.
+    void close_for_destruction();
     bool is_closed() const noexcept { return closed_; }
 
     std::int64_t now_ns() const noexcept;
