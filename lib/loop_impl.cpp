@@ -115,13 +115,12 @@ CallbackNode* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& f
 }
 
 void LoopImpl::call_soon_threadsafe(UniqueFunction<void()>&& fn) {
-    bool wake;
-    {
-        std::lock_guard lock(ts_mutex_);
-        if (ts_closed_) throw InvalidStateError("call_soon_threadsafe: Event loop is closed");
-        wake = ts_queue_.empty();
-        ts_queue_.push_back(std::move(fn));
-    }
+    std::lock_guard lock(ts_mutex_);
+    if (ts_closed_) throw InvalidStateError("call_soon_threadsafe: Event loop is closed");
+    const bool wake = ts_queue_.empty();
+    ts_queue_.push_back(std::move(fn));
+    // Written under the lock: close() sets ts_closed_ under it before closing wake_fd_, so the
+    // descriptor is never written after it was closed (and maybe reused by another open).
     if (wake) {
         std::uint64_t one = 1;
         [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
