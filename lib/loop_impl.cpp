@@ -192,9 +192,9 @@ void LoopImpl::run_once() {
         release(node);
     }
 
-    std::int64_t timeout = -1;  // block until I/O
-    if (!ready_.empty() || stopping_ || virtual_clock_)
-        timeout = 0;
+    std::int64_t timeout = -1;  // block until I/O (or a thread-safe wake-up)
+    if (!ready_.empty() || stopping_ || (virtual_clock_ && !timers_.empty()))
+        timeout = 0;  // a virtual clock jumps to the next deadline instead of sleeping
     else if (!timers_.empty())
         timeout = std::max<std::int64_t>(0, timers_.front().when - now_ns());
     poll(timeout);
