@@ -17,7 +17,10 @@ void ThreadPool::submit(UniqueFunction<void()> job) {
     std::lock_guard lock(mutex_);
     if (stopping_) throw InvalidStateError("executor is shut down");
     jobs_.push_back(std::move(job));
-    if (idle_ == 0 && threads_.size() < max_threads_)
+    // An idle thread that was notified but has not taken its job yet still counts in idle_:
+    // compare the queued jobs, not just "is any thread idle", or a burst of submissions to a
+    // pool with one idle thread would all run on that thread.
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_)
         threads_.emplace_back([this] { work(); });
     else
         wake_.notify_one();
