@@ -196,6 +196,10 @@ private:
 template <class T>
 T EventLoop::run_until_complete(Future<T> future) {
     if (!future.done()) {
+        // Checked before the callback is added: a call that throws leaves no stop() behind.
+        if (is_closed()) throw InvalidStateError("run_until_complete: Event loop is closed");
+        if (is_running() || current())
+            throw InvalidStateError("run_until_complete: an event loop is already running in this thread");
         future.add_done_callback([this] { stop(); });
         run_forever();
         if (!future.done()) throw InvalidStateError("Event loop stopped before Future completed.");
