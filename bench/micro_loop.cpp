@@ -18,11 +18,12 @@
 #include <bulb/future.hpp>
 #include <bulb/loop.hpp>
 
-#if __has_include(<bulb/coro/gather.hpp>) && !defined(BULB_BENCH_NO_GATHER)
-#include <bulb/coro/gather.hpp>
-#define BULB_BENCH_GATHER 1
-#else
+// (c) gathers with bulb::gather once it exists; -DBULB_BENCH_GATHER=0 awaits the tasks one by one.
+#ifndef BULB_BENCH_GATHER
 #define BULB_BENCH_GATHER 0
+#endif
+#if BULB_BENCH_GATHER
+#include <bulb/coro/gather.hpp>
 #endif
 
 #include <algorithm>
