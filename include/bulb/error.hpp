@@ -46,6 +46,7 @@ public:
     using std::system_error::system_error;
     explicit Error(errc e) : std::system_error(make_error_code(e)) {}
     Error(errc e, const std::string& what) : std::system_error(make_error_code(e), what) {}
+    Error(errc e, const char* what) : std::system_error(make_error_code(e), what) {}
 };
 
 /// An operation was called in a state that does not allow it (asyncio.InvalidStateError),

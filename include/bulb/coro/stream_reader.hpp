@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// StreamReader: buffered reading from a connection with coroutines (asyncio.StreamReader).
+#pragma once
+
+#include <bulb/coro/stream_errors.hpp>
+#include <bulb/coro/task.hpp>
+#include <bulb/ref.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace bulb {
+
+namespace detail {
+class StreamCore;
+}
+
+/// The reading half of a stream connection, made by open_connection() / start_server().
+///
+/// A counted handle (copies share one buffer); loop thread only; one coroutine reads at a time
+/// (a second concurrent read throws InvalidStateError). The buffer holds up to about twice the
+/// `limit` (default 64 KiB): past that the transport stops reading until the buffer drains.
+///
+/// Cancel safety (every read): a read cancelled while it waits consumes nothing; the bytes stay
+/// buffered for the next read.
+class BULB_API StreamReader {
+public:
+    explicit StreamReader(RefPtr<detail::StreamCore> core) noexcept;
+    StreamReader(const StreamReader&) noexcept;
+    StreamReader& operator=(const StreamReader&) noexcept;
+    ~StreamReader();
+
+    /// Up to `n` bytes (at least one unless at EOF); n < 0 reads until EOF. Empty at EOF.
+    Task<std::string> read(std::ptrdiff_t n = -1);
+    /// One line including its "\n" (or the rest before EOF; empty at EOF). A line longer than
+    /// the limit throws LimitOverrunError and is discarded from the buffer.
+    Task<std::string> readline();
+    /// Exactly `n` bytes; IncompleteReadError (with the partial bytes) if EOF comes first.
+    Task<std::string> readexactly(std::size_t n);
+    /// Data up to and including `separator`. IncompleteReadError at EOF (the partial data is
+    /// taken); LimitOverrunError when the limit is passed (the data stays buffered).
+    Task<std::string> readuntil(std::string separator = "\n");
+    /// True when the buffer is empty and EOF was received.
+    bool at_eof() const noexcept;
+    /// Bytes buffered and not read yet.
+    std::size_t buffered() const noexcept;
+    /// The limit given at creation.
+    std::size_t limit() const noexcept;
+
+    /// Feeds bytes as if received (for tests and adapters); loop thread only.
+    void feed_data(std::string_view data);
+    /// Marks EOF as if received.
+    void feed_eof();
+
+private:
+    RefPtr<detail::StreamCore> core_;
+};
+
+}  // namespace bulb

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// StreamWriter: writing to a connection with coroutine backpressure (asyncio.StreamWriter).
+#pragma once
+
+#include <bulb/coro/task.hpp>
+#include <bulb/ref.hpp>
+#include <bulb/transport.hpp>
+
+#include <initializer_list>
+#include <string_view>
+
+namespace bulb {
+
+namespace detail {
+class StreamCore;
+class WriterHandle;
+}
+
+/// The writing half of a stream connection, made by open_connection() / start_server().
+///
+/// A counted handle; loop thread only. When the last StreamWriter handle goes away while the
+/// connection is open, the connection is closed (its buffered data still goes out).
+class BULB_API StreamWriter {
+public:
+    explicit StreamWriter(RefPtr<detail::StreamCore> core);
+    StreamWriter(const StreamWriter&) noexcept;
+    StreamWriter& operator=(const StreamWriter&) noexcept;
+    ~StreamWriter();
+
+    /// Queues `data` on the transport (never blocks); follow with drain() to respect flow control.
+    void write(std::string_view data);
+    void write(ByteView data);
+    /// Queues several buffers, gathered into one system call where possible.
+    void writelines(std::initializer_list<std::string_view> lines);
+    /// Waits until the transport's buffer is at its low-water mark (returns at once when below
+    /// high water). Any number of tasks may wait at once. Throws the connection's error (or
+    /// bulb::Error with errc::transport_closed) once the connection is lost.
+    /// Cancel safety: nothing is lost; the written data stays queued.
+    Task<void> drain();
+    /// Half-closes (sends FIN after the buffered data).
+    void write_eof();
+    /// True for TCP and Unix sockets.
+    bool can_write_eof() const noexcept;
+    /// Closes the connection after sending the buffered data.
+    void close();
+    /// True once closing.
+    bool is_closing() const noexcept;
+    /// Waits until the connection is gone; throws its error if it failed.
+    /// Cancel safety: cancelling only stops waiting.
+    Task<void> wait_closed();
+    /// Transport::get_extra_info.
+    std::optional<std::string> get_extra_info(std::string_view name) const;
+    /// The underlying transport.
+    Transport& transport() const noexcept;
+
+private:
+    RefPtr<detail::StreamCore> core_;
+    RefPtr<detail::WriterHandle> handle_;
+};
+
+}  // namespace bulb

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// StreamReader / StreamWriter methods, open_connection and start_server (asyncio/streams.py).
+#include <bulb/coro/streams.hpp>
+
+#include "stream_core.hpp"
+
+#include <bulb/coro/sleep.hpp>
+#include <bulb/loop.hpp>
+
+namespace bulb {
+
+using detail::StreamCore;
+
+// --- StreamReader ---------------------------------------------------------------------------
+
+StreamReader::StreamReader(RefPtr<StreamCore> core) noexcept : core_(std::move(core)) {}
+StreamReader::StreamReader(const StreamReader&) noexcept = default;
+StreamReader& StreamReader::operator=(const StreamReader&) noexcept = default;
+StreamReader::~StreamReader() = default;
+
+bool StreamReader::at_eof() const noexcept { return core_->eof() && core_->buffer().empty(); }
+std::size_t StreamReader::buffered() const noexcept { return core_->buffer().size(); }
+std::size_t StreamReader::limit() const noexcept { return core_->limit(); }
+void StreamReader::feed_data(std::string_view data) { core_->feed_data(data); }
+void StreamReader::feed_eof() { core_->feed_eof(); }
+
+Task<std::string> StreamReader::read(std::ptrdiff_t n) {
+    RefPtr<StreamCore> core = core_;
+    if (n == 0) co_return std::string();
+    if (n < 0) {  // everything until EOF
+        std::string all;
+        for (;;) {
+            if (!core->buffer().empty()) all += core->take(core->buffer().size());
+            if (core->eof()) break;
+            co_await core->wait_for_data("read");
+        }
+        core->throw_if_failed();
+        co_return all;
+    }
+    while (core->buffer().empty() && !core->eof()) co_await core->wait_for_data("read");
+    if (core->buffer().empty()) core->throw_if_failed();
+    co_return core->take(static_cast<std::size_t>(n));
+}
+
+Task<std::string> StreamReader::readexactly(std::size_t n) {
+    RefPtr<StreamCore> core = core_;
+    while (core->buffer().size() < n) {
+        if (core->eof()) {
+            core->throw_if_failed();
+            throw IncompleteReadError(core->take(core->buffer().size()), n);
+        }
+        co_await core->wait_for_data("readexactly");
+    }
+    co_return core->take(n);
+}
+
+Task<std::string> StreamReader::readuntil(std::string separator) {
+    if (separator.empty()) throw std::invalid_argument("readuntil: empty separator");
+    RefPtr<StreamCore> core = core_;
+    const std::size_t seplen = separator.size();
+    std::size_t offset = 0;  // where the search resumes: earlier bytes cannot start a match
+    std::size_t found;
+    for (;;) {
+        std::string_view buf = core->buffer();
+        if (buf.size() - std::min(buf.size(), offset) >= seplen) {
+            found = buf.find(separator, offset);
+            if (found != std::string_view::npos) break;
+            offset = buf.size() + 1 - seplen;
+            if (offset > core->limit())
+                throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
+        }
+        if (core->eof()) {
+            core->throw_if_failed();
+            throw IncompleteReadError(core->take(buf.size()), std::nullopt);
+        }
+        co_await core->wait_for_data("readuntil");
+    }
+    if (found > core->limit()) throw LimitOverrunError("Separator is found, but chunk is longer than limit", found);
+    co_return core->take(found + seplen);
+}
+
+Task<std::string> StreamReader::readline() {
+    RefPtr<StreamCore> core = core_;
+    try {
+        co_return co_await readuntil("\n");
+    } catch (IncompleteReadError& e) {
+        co_return std::move(e.partial);
+    } catch (LimitOverrunError& e) {
+        // asyncio: drop the over-long line (or what was scanned of it), then report.
+        std::string_view buf = core->buffer();
+        if (buf.substr(e.consumed, 1) == "\n")
+            core->take(e.consumed + 1);
+        else
+            core->take(buf.size());
+        throw;
+    }
+}
+
+// --- StreamWriter ---------------------------------------------------------------------------
+
+StreamWriter::StreamWriter(RefPtr<StreamCore> core)
+    : core_(core), handle_(new detail::WriterHandle(std::move(core))) {}
+StreamWriter::StreamWriter(const StreamWriter&) noexcept = default;
+StreamWriter& StreamWriter::operator=(const StreamWriter&) noexcept = default;
+StreamWriter::~StreamWriter() = default;
+
+void StreamWriter::write(std::string_view data) { core_->transport().write(data); }
+void StreamWriter::write(ByteView data) { core_->transport().write(data); }
+
+void StreamWriter::writelines(std::initializer_list<std::string_view> lines) {
+    std::vector<ByteView> views;
+    views.reserve(lines.size());
+    for (auto l : lines) views.push_back(as_bytes(l));
+    core_->transport().writelines(views);
+}
+
+Task<void> StreamWriter::drain() {
+    RefPtr<StreamCore> core = core_;
+    core->throw_if_failed();
+    if (core->lost() || core->transport().is_closing()) {
+        co_await bulb::sleep(Duration::zero());  // let connection_lost run, as asyncio does
+        core->throw_if_failed();
+        if (core->lost()) throw Error(errc::transport_closed, "drain(): connection lost");
+    }
+    while (core->writing_paused() && !core->lost()) co_await core->add_drain_waiter();
+    core->throw_if_failed();
+}
+
+void StreamWriter::write_eof() { core_->transport().write_eof(); }
+bool StreamWriter::can_write_eof() const noexcept { return core_->transport().can_write_eof(); }
+void StreamWriter::close() { core_->transport().close(); }
+bool StreamWriter::is_closing() const noexcept { return core_->transport().is_closing(); }
+
+Task<void> StreamWriter::wait_closed() {
+    RefPtr<StreamCore> core = core_;
+    co_await core->closed();
+}
+
+std::optional<std::string> StreamWriter::get_extra_info(std::string_view name) const {
+    return core_->transport().get_extra_info(name);
+}
+Transport& StreamWriter::transport() const noexcept { return core_->transport(); }
+
+// --- connections and servers ----------------------------------------------------------------
+
+namespace {
+
+ProtocolFactory client_factory(EventLoop& loop, std::size_t limit) {
+    return [&loop, limit] { return std::make_unique<detail::StreamProtocol>(RefPtr<StreamCore>(new StreamCore(loop, limit))); };
+}
+
+StreamPair pair_of(const Connection& c) {
+    auto* p = c.protocol<detail::StreamProtocol>();
+    if (!p) throw Error(errc::transport_closed, "connection lost before it was handed over");
+    return {StreamReader(p->core()), StreamWriter(p->core())};
+}
+
+/// Makes the per-connection protocols of a stream server: each starts `cb` as its own task.
+struct ServerFactory {
+    EventLoop* loop;
+    std::size_t limit;
+    std::shared_ptr<ClientConnected> cb;
+
+    std::unique_ptr<Protocol> operator()() const {
+        auto p = std::make_unique<detail::StreamProtocol>(RefPtr<StreamCore>(new StreamCore(*loop, limit)));
+        p->on_connected = [loop = loop, cb = cb](RefPtr<StreamCore> core) {
+            StreamWriter writer(core);
+            auto done = create_task(*loop, (*cb)(StreamReader(core), writer));
+            done.add_done_callback([loop, core](Future<void>& f) {
+                if (f.cancelled()) return;
+                if (auto e = f.exception()) {
+                    loop->call_exception_handler({"Unhandled exception in client_connected callback", e,
+                                                  core->lost() ? nullptr : &core->transport()});
+                    if (!core->lost()) core->transport().close();
+                }
+            });
+        };
+        return p;
+    }
+};
+
+}  // namespace
+
+Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options) {
+    EventLoop& loop = get_running_loop();
+    Connection c = co_await loop.create_connection(client_factory(loop, options.limit), std::move(host), port,
+                                                   options.connect);
+    co_return pair_of(c);
+}
+
+Task<StreamPair> open_unix_connection(std::string path, StreamOptions options) {
+    EventLoop& loop = get_running_loop();
+    Connection c = co_await loop.create_unix_connection(client_factory(loop, options.limit), std::move(path),
+                                                        options.connect);
+    co_return pair_of(c);
+}
+
+Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host, std::uint16_t port,
+                          StreamOptions options) {
+    EventLoop& loop = get_running_loop();
+    ServerFactory factory{&loop, options.limit, std::make_shared<ClientConnected>(std::move(client_connected))};
+    co_return co_await loop.create_server(factory, std::move(host), port, options.server);
+}
+
+Task<Server> start_unix_server(ClientConnected client_connected, std::string path, StreamOptions options) {
+    EventLoop& loop = get_running_loop();
+    ServerFactory factory{&loop, options.limit, std::make_shared<ClientConnected>(std::move(client_connected))};
+    co_return co_await loop.create_unix_server(factory, std::move(path), options.server);
+}
+
+}  // namespace bulb
