@@ -4,7 +4,8 @@
 ///
 /// Taxi i leaves the garage at i * 5 minutes, then alternately picks up and drops off passengers
 /// for random (exponential) durations, then goes home. The loop's timers decide the order of the
-/// events; `--virtual` runs the same story on a virtual clock, instantly.
+/// events; `--virtual` runs the same story on a virtual clock, instantly. (On a real clock,
+/// events can change places only if the loop falls more than a simulated minute behind.)
 ///
 ///     taxi_sim [--taxis N] [--trips N] [--seed S] [--virtual] [--time-scale F]
 
