@@ -6,6 +6,7 @@
 #include "resolver.hpp"
 #include "socket_util.hpp"
 #include "stream_transport.hpp"
+#include "tls_protocol.hpp"
 
 #include <bulb/options.hpp>
 
@@ -126,7 +127,14 @@ private:
         try {
             auto protocol = factory_();
             if (!protocol) throw std::invalid_argument("protocol factory returned null");
-            StreamTransport::create(loop_, fd, std::move(protocol), nullptr, result_);
+            if (options_.tls) {  // the TLS layer resolves the future after its handshake
+                TlsSettings tls{*options_.tls, false, options_.server_hostname, options_.tls_handshake_timeout,
+                                options_.tls_shutdown_timeout};
+                protocol = wrap_tls(loop_.owner(), std::move(tls), std::move(protocol), result_);
+                StreamTransport::create(loop_, fd, std::move(protocol), nullptr, std::nullopt);
+            } else {
+                StreamTransport::create(loop_, fd, std::move(protocol), nullptr, result_);
+            }
         } catch (...) {
             ::close(fd);
             result_.set_exception(std::current_exception());
@@ -195,9 +203,11 @@ Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::st
 Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
                                                 const ConnectOptions& options) {
     if (host.empty()) throw std::invalid_argument("create_connection: empty host");
-    auto addrs = detail::resolve(*this, std::move(host), port, options.family, false);
-    return detail::connect_to(*impl_, std::move(factory), options, std::move(addrs),
-                              options.happy_eyeballs_delay > Duration::zero());
+    ConnectOptions opts = options;
+    if (opts.tls && opts.tls->is_server()) throw std::invalid_argument("create_connection: a server TlsContext");
+    if (opts.tls && opts.server_hostname.empty()) opts.server_hostname = host;
+    auto addrs = detail::resolve(*this, std::move(host), port, opts.family, false);
+    return detail::connect_to(*impl_, std::move(factory), opts, std::move(addrs), opts.happy_eyeballs_delay > Duration::zero());
 }
 
 Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, std::string path) {

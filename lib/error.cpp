@@ -20,6 +20,12 @@ public:
             case errc::tls_handshake_failed: return "TLS handshake failed";
             case errc::protocol_callback_failed: return "protocol callback threw an exception";
             case errc::loop_closed: return "event loop is closed";
+            case errc::tls_unexpected_eof: return "TLS peer closed the connection without close_notify";
+            case errc::tls_shutdown_timed_out: return "TLS shutdown timed out waiting for the peer";
+            case errc::broken_barrier: return "barrier is broken";
+            case errc::queue_empty: return "queue is empty";
+            case errc::queue_full: return "queue is full";
+            case errc::queue_shut_down: return "queue is shut down";
         }
         return "unknown bulb error " + std::to_string(ev);
     }

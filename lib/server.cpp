@@ -7,6 +7,7 @@
 #include "resolver.hpp"
 #include "socket_util.hpp"
 #include "stream_transport.hpp"
+#include "tls_protocol.hpp"
 
 #include <event2/event.h>
 
@@ -87,6 +88,11 @@ void ServerImpl::on_acceptable(int listen_fd) noexcept {
         try {
             protocol = factory_();
             if (!protocol) throw std::invalid_argument("protocol factory returned null");
+            if (options_.tls)
+                protocol = wrap_tls(loop_.owner(),
+                                    TlsSettings{*options_.tls, true, {}, options_.tls_handshake_timeout,
+                                                options_.tls_shutdown_timeout},
+                                    std::move(protocol), std::nullopt);
             StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
         } catch (...) {
             loop_.call_exception_handler({"Error creating a protocol for an accepted connection", std::current_exception()});
@@ -222,6 +228,7 @@ Future<std::vector<SocketAddress>> resolve_all(EventLoop& loop, std::vector<std:
 
 Future<Server> serve(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
                      std::string unix_path) {
+    if (options.tls && !options.tls->is_server()) throw std::invalid_argument("create_server: a client TlsContext");
     Future<Server> result(loop.owner());
     RefPtr<ServerImpl> impl(new ServerImpl(loop, std::move(factory), std::move(fds), options, std::move(unix_path)));
     if (options.start_serving) impl->start_serving();

@@ -15,4 +15,5 @@
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/server.hpp>
+#include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>

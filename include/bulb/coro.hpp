@@ -4,7 +4,16 @@
 #pragma once
 
 #include <bulb/bulb.hpp>
+#include <bulb/coro/as_completed.hpp>
+#include <bulb/coro/async_generator.hpp>
 #include <bulb/coro/await.hpp>
+#include <bulb/coro/awaitable.hpp>
+#include <bulb/coro/gather.hpp>
 #include <bulb/coro/run.hpp>
+#include <bulb/coro/shield.hpp>
 #include <bulb/coro/sleep.hpp>
 #include <bulb/coro/task.hpp>
+#include <bulb/coro/task_group.hpp>
+#include <bulb/coro/timeout.hpp>
+#include <bulb/coro/wait.hpp>
+#include <bulb/coro/wait_for.hpp>

@@ -25,6 +25,12 @@ enum class errc {
     tls_handshake_failed,
     protocol_callback_failed,
     loop_closed,
+    tls_unexpected_eof,
+    tls_shutdown_timed_out,
+    broken_barrier,   ///< BrokenBarrierError (coro/barrier.hpp)
+    queue_empty,      ///< QueueEmpty (coro/queue.hpp)
+    queue_full,       ///< QueueFull (coro/queue.hpp)
+    queue_shut_down,  ///< QueueShutDown (coro/queue.hpp)
 };
 
 }  // namespace bulb

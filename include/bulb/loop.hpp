@@ -14,6 +14,7 @@
 #include <bulb/error.hpp>
 #include <bulb/function.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/ref.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -30,6 +31,7 @@ template <class T>
 class Future;
 class Protocol;
 class Server;
+class TlsContext;
 class Transport;
 struct Connection;
 struct ConnectOptions;
@@ -153,6 +155,14 @@ public:
     Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
     /// Wraps a connected stream socket from elsewhere (the transport owns and closes `fd`).
     Future<Connection> connect_accepted_socket(ProtocolFactory factory, int fd);
+    /// Upgrades a live stream connection to TLS (STARTTLS). Bytes already written are sent first;
+    /// `already_read` (bytes the old protocol read past the upgrade point) go to the TLS engine.
+    /// The transport's protocol stays the application protocol (no second connection_made);
+    /// the future resolves with the new app-side transport after the handshake, or fails with
+    /// the handshake error (the connection is then aborted). Defined in lib/tls_protocol.cpp.
+    Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
+                                        std::string server_hostname = {}, std::string already_read = {});
+
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;
 

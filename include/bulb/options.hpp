@@ -5,6 +5,7 @@
 
 #include <bulb/address.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/tls_context.hpp>
 
 #include <chrono>
 #include <optional>
@@ -23,6 +24,13 @@ struct ConnectOptions {
     Duration happy_eyeballs_delay = std::chrono::milliseconds(250);
     /// Gives up with TimeoutError after this long (resolution and connecting); zero: no limit.
     Duration timeout = Duration::zero();
+    /// Speak TLS with this (client) context; the future resolves after the handshake.
+    std::optional<TlsContext> tls;
+    /// The name sent as SNI and checked against the certificate; defaults to the host.
+    std::string server_hostname;
+    /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
+    Duration tls_handshake_timeout = std::chrono::seconds(60);
+    Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
 /// create_server / create_unix_server options.
@@ -40,6 +48,11 @@ struct ServerOptions {
     int sock = -1;
     /// Unix servers: remove the socket file when the server closes (asyncio's cleanup_socket).
     bool cleanup_socket = true;
+    /// Speak TLS with this (server) context on every accepted connection.
+    std::optional<TlsContext> tls;
+    /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
+    Duration tls_handshake_timeout = std::chrono::seconds(60);
+    Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
 }  // namespace bulb

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TlsContext: certificates, verification and ALPN settings for TLS connections (OpenSSL 3 inside;
+/// no OpenSSL header is exposed).
+#pragma once
+
+#include <bulb/config.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace bulb {
+
+/// The category of TLS errors; messages come from OpenSSL (certificate verification failures
+/// carry X509 verify messages).
+BULB_API const std::error_category& tls_category() noexcept;
+
+/// Client-side settings.
+struct TlsClientOptions {
+    /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
+    std::string ca_file;
+    std::string ca_dir;
+    /// A client certificate chain and its key, for servers that ask for one.
+    std::string cert_file;
+    std::string key_file;
+    /// ALPN protocols to offer, most preferred first (e.g. {"h2", "http/1.1"}).
+    std::vector<std::string> alpn;
+    /// Turns off certificate and host-name verification. Only for tests against self-signed
+    /// peers: anyone on the path can then read and change the traffic.
+    bool dangerously_disable_verification = false;
+};
+
+/// A certificate chain and its private key (PEM files).
+struct TlsCertificate {
+    std::string cert_chain_file;
+    std::string key_file;
+};
+
+/// Server-side settings.
+struct TlsServerOptions {
+    /// Ask clients for a certificate and verify it against these CAs (PEM file).
+    std::string client_ca_file;
+    /// With client_ca_file: refuse clients without a certificate (otherwise it is optional).
+    bool require_client_certificate = true;
+    /// ALPN protocols the server accepts, most preferred first.
+    std::vector<std::string> alpn;
+    /// SNI: a certificate per server name; names not listed get the default certificate.
+    std::map<std::string, TlsCertificate> sni;
+    /// Stateless session resumption (TLS 1.3 tickets / TLS 1.2 session tickets).
+    bool session_tickets = true;
+};
+
+/// TLS configuration shared by many connections (an SSL_CTX). A counted handle: copies share
+/// one context; thread-safe to share between loops.
+class BULB_API TlsContext {
+public:
+    /// A client context: verifies the peer against the system trust store (or the given CAs)
+    /// and checks the host name; TLS 1.2 minimum. Throws bulb::Error (tls_category) for
+    /// unreadable files or a key that does not match its certificate.
+    static TlsContext client(const TlsClientOptions& options = {});
+    /// A server context with the certificate chain and key from PEM files. Throws bulb::Error
+    /// at once for unreadable files or a key that does not match the certificate.
+    static TlsContext server(const std::string& cert_chain_file, const std::string& key_file,
+                             const TlsServerOptions& options = {});
+
+    /// True for server contexts.
+    bool is_server() const noexcept;
+    /// Internal: the implementation (lib/tls_openssl.cpp).
+    struct Impl;
+    const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
+
+private:
+    explicit TlsContext(std::shared_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace bulb

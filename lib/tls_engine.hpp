@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TlsEngine: one TLS session driven through memory (ciphertext in, ciphertext out), with no
+/// I/O of its own. Implemented in tls_openssl.cpp, the only file that calls OpenSSL.
+#pragma once
+
+#include <bulb/bytes.hpp>
+#include <bulb/tls_context.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace bulb::detail {
+
+class TlsEngine {
+public:
+    enum class Status {
+        ok,       ///< done (handshake complete, bytes read or written)
+        want_io,  ///< needs more ciphertext from the peer
+        closed,   ///< the peer sent close_notify
+        failed,   ///< see error()
+    };
+
+    /// A session on `ctx`; `server_hostname` is sent as SNI and checked against the peer's
+    /// certificate (clients). Throws bulb::Error.
+    static std::unique_ptr<TlsEngine> create(const TlsContext& ctx, bool server_side, const std::string& server_hostname);
+    virtual ~TlsEngine() = default;
+
+    /// Ciphertext received from the peer.
+    virtual void feed(ByteView ciphertext) = 0;
+    /// The peer closed the connection (TCP EOF).
+    virtual void feed_eof() = 0;
+    /// Advances the handshake.
+    virtual Status handshake() = 0;
+    /// Decrypts into `out`; `n` is set to the bytes produced.
+    virtual Status read(MutableByteView out, std::size_t& n) = 0;
+    /// Encrypts all of `plain` (the output grows as needed).
+    virtual Status write(ByteView plain) = 0;
+    /// Queues close_notify.
+    virtual void shutdown() = 0;
+    /// Ciphertext waiting to be sent; clear_output() after sending it.
+    virtual std::string& output() = 0;
+    /// Plaintext or ciphertext still buffered inside the engine (not yet read).
+    virtual bool has_buffered_input() const = 0;
+    /// Why the last call failed (tls_category, or errc::tls_unexpected_eof).
+    virtual std::error_code error() const = 0;
+    /// Frees idle buffers.
+    virtual void trim() = 0;
+    /// get_extra_info names: "peercert_subject", "peercert_issuer", "peercert_san", "cipher",
+    /// "version", "alpn_protocol", "server_name".
+    virtual std::optional<std::string> info(std::string_view name) const = 0;
+};
+
+}  // namespace bulb::detail
