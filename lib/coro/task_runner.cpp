@@ -92,6 +92,17 @@ int TaskRunner::uncancel() noexcept {
     return cancel_requests_;
 }
 
+void TaskRunner::interrupt_new_wait() noexcept {
+    try {
+        if (waiter_->cancel_wait(cancel_message_)) {
+            must_cancel_ = false;
+            cancel_message_.clear();
+        }
+    } catch (...) {
+        // The wait could not be interrupted: must_cancel_ stays, the task throws once woken.
+    }
+}
+
 void TaskRunner::throw_if_cancel_due() {
     if (!must_cancel_) return;
     must_cancel_ = false;
@@ -101,8 +112,9 @@ void TaskRunner::throw_if_cancel_due() {
 void TaskRunner::finish() noexcept {
     done_ = true;
     RunnerList::of(loop_).unlink(this);
-    publish();
+    std::exception_ptr error = publish();
     destroy_root_frame();
+    if (DoneHook* hook = std::exchange(done_hook_, nullptr)) hook->task_done(*this, hook_tag_, error);
 }
 
 void TaskRunner::destroy_root_frame() noexcept {

@@ -13,7 +13,9 @@
 #include <bulb/loop.hpp>
 
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +31,23 @@ public:
 
 protected:
     ~Waiter() = default;
+};
+
+class TaskRunner;
+
+/// Told synchronously when a task finishes (TaskRunner::set_done_hook): what gather() and TaskGroup
+/// use instead of a future done callback, so watching a child costs no allocation and no extra
+/// trip through the loop.
+class DoneHook {
+public:
+    /// `task` finished: its future is complete and its frame destroyed. `error` is its exception
+    /// (a CancelledError when it was cancelled), null on success; the task's future counts it as
+    /// retrieved. Called from inside the task's last step: must not resume coroutines or run user
+    /// code (record, cancel other tasks, schedule wake-ups).
+    virtual void task_done(TaskRunner& task, std::size_t tag, const std::exception_ptr& error) noexcept = 0;
+
+protected:
+    ~DoneHook() = default;
 };
 
 /// One scheduled task. Reference counted (loop thread only): the pending wake-up, whatever the task
@@ -47,10 +66,13 @@ public:
     EventLoop& loop() const noexcept { return *loop_; }
     bool done() const noexcept { return done_; }
 
-    /// Records where to resume and what is awaited (nullptr: nothing cancellable).
+    /// Records where to resume and what is awaited (nullptr: nothing cancellable). Call it last in
+    /// await_suspend, once `waiter` can take cancel_wait(): a cancel() requested while the task was
+    /// running interrupts the new wait at once (asyncio's __step does the same).
     void suspend(std::coroutine_handle<> resume_point, Waiter* waiter) noexcept {
         resume_point_ = resume_point;
         waiter_ = waiter;
+        if (must_cancel_ && waiter) interrupt_new_wait();
     }
     /// Resumes the innermost suspended frame (call from a loop callback holding a reference).
     void step() noexcept;
@@ -69,6 +91,13 @@ public:
 
     /// Schedules `fn` once the task's future is done (like its add_done_callback).
     virtual void add_done_observer(UniqueFunction<void()> fn) = 0;
+    /// Calls `hook->task_done(*this, tag, error)` when the task finishes (one hook per task;
+    /// nullptr removes it). The hook must outlive the task or be removed first.
+    void set_done_hook(DoneHook* hook, std::size_t tag = 0) noexcept {
+        done_hook_ = hook;
+        hook_tag_ = tag;
+    }
+    bool has_done_hook() const noexcept { return done_hook_ != nullptr; }
 
     void retain() noexcept { ++refs_; }
     void release() noexcept {
@@ -84,7 +113,9 @@ public:
 
 protected:
     virtual ~TaskRunner();
-    virtual void publish() noexcept = 0;
+    /// Completes the task's future from the root frame; returns the error it was completed with
+    /// (CancelledError included), null on success.
+    virtual std::exception_ptr publish() noexcept = 0;
     void destroy_root_frame() noexcept;
 
     std::coroutine_handle<> root_;
@@ -92,9 +123,13 @@ protected:
 private:
     friend struct RunnerList;
     friend std::size_t pending_runners(EventLoop&, TaskRunner**, std::size_t);
+    void interrupt_new_wait() noexcept;
+
     EventLoop* loop_;
     std::coroutine_handle<> resume_point_;
     Waiter* waiter_ = nullptr;
+    DoneHook* done_hook_ = nullptr;
+    std::size_t hook_tag_ = 0;
     std::uint32_t refs_ = 1;
     int cancel_requests_ = 0;
     bool must_cancel_ = false;

@@ -30,6 +30,7 @@ public:
         runner_->throw_if_cancel_due();
     }
     bool cancel_wait(const std::string& message) override {
+        if (cancelled_) return true;  // already waking: a second step would resume a later await
         cancelled_ = true;
         message_ = message;
         runner_->schedule_step();

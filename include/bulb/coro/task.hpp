@@ -153,7 +153,7 @@ private:
     ~TypedRunner() override {
         if (!done()) future_.set_canceller({});  // the future may outlive an abandoned task
     }
-    void publish() noexcept override {
+    std::exception_ptr publish() noexcept override {
         auto& p = std::coroutine_handle<TaskPromise<T>>::from_address(root_.address()).promise();
         future_.set_canceller({});
         try {
@@ -163,10 +163,14 @@ private:
             } else {
                 future_.set_result(p.take());
             }
+            return nullptr;
         } catch (const CancelledError& e) {
             future_.cancel(e.what());
+            return std::current_exception();
         } catch (...) {
             future_.set_exception(std::current_exception());
+            if (has_done_hook()) (void)future_.exception();  // the hook's owner handles it
+            return std::current_exception();
         }
     }
 

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TaskGroup: tasks whose lifetimes are bound to a scope (asyncio.TaskGroup).
+///
+/// ```
+/// bulb::TaskGroup group;
+/// for (auto& h : hosts) group.create_task(fetch_one(h));   // the first failure cancels the rest
+/// co_await group.wait();                                    // every child has finished here
+/// ```
+/// Differences from asyncio, on purpose:
+/// - wait() rethrows the *first* child exception, not an ExceptionGroup; later failures (often
+///   reactions to the cancellation) are dropped. Errors win over a cancellation of the waiter.
+/// - A failure cancels the other children and ends the parent's wait(), but does not cancel the
+///   parent task while it runs other code before wait(): C++ has no `async with`, so the group
+///   cannot catch the parent's CancelledError to turn it back into the child's error.
+#pragma once
+
+#include <bulb/coro/runner.hpp>
+#include <bulb/coro/task.hpp>
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace bulb {
+
+/// A set of child tasks awaited together. Not movable (children point at it); loop thread only.
+/// Destroying a group whose children still run (wait() never reached, e.g. an exception left
+/// the scope) cancels them without waiting; they finish on their own, so they must not use the
+/// parent's locals in that case. A child exception that wait() never delivered is reported to
+/// the loop's exception handler.
+class BULB_API TaskGroup final : private detail::DoneHook, private detail::Waiter {
+public:
+    /// A group on the running loop (InvalidStateError when none runs).
+    TaskGroup();
+    /// A group on `loop`.
+    explicit TaskGroup(EventLoop& loop) noexcept : loop_(&loop) {}
+    TaskGroup(const TaskGroup&) = delete;
+    TaskGroup& operator=(const TaskGroup&) = delete;
+    ~TaskGroup();
+
+    /// Schedules `task` as a child (asyncio.TaskGroup.create_task) and returns its future.
+    /// InvalidStateError once a child failed ("shutting down") or wait() has finished.
+    template <class T>
+    Future<T> create_task(Task<T> task);
+
+    /// Awaitable returned by wait().
+    class WaitAwaiter {
+    public:
+        explicit WaitAwaiter(TaskGroup& g) noexcept : g_(&g) {}
+        bool await_ready() const noexcept { return g_->running_ == 0; }
+        void await_suspend(std::coroutine_handle<> h) { g_->suspend_waiter(h); }
+        void await_resume() { g_->finish_wait(); }
+
+    private:
+        TaskGroup* g_;
+    };
+
+    /// Waits until every child has finished (children may add children meanwhile), then
+    /// rethrows the first child exception, if any. Cancelled children are not errors.
+    /// Cancel safety: cancelling the waiting task cancels every child and still waits for all
+    /// of them to finish before CancelledError comes out (unless a child failed: its error wins).
+    WaitAwaiter wait() noexcept { return WaitAwaiter(*this); }
+
+    /// Children still running.
+    std::size_t size() const noexcept { return running_; }
+    /// True once a child failed or the waiting task was cancelled: the rest are being cancelled.
+    bool aborting() const noexcept { return aborting_; }
+
+private:
+    void task_done(detail::TaskRunner& task, std::size_t slot, const std::exception_ptr& error) noexcept override;
+    bool cancel_wait(const std::string& message) override;
+    std::size_t adopt(detail::TaskRunner* child);
+    void check_open() const;
+    void abort() noexcept;
+    void suspend_waiter(std::coroutine_handle<> h);
+    void finish_wait();
+
+    EventLoop* loop_;
+    std::vector<detail::TaskRunner*> children_;  // one reference each; null in free slots
+    std::vector<std::size_t> free_slots_;
+    std::size_t running_ = 0;
+    std::exception_ptr error_;
+    bool error_delivered_ = false;
+    bool aborting_ = false;
+    bool finished_ = false;
+    bool cancel_requested_ = false;
+    std::string cancel_message_;
+    detail::TaskRunner* waiter_ = nullptr;   // the task in wait(), once suspended
+    detail::TaskRunner* waiting_ = nullptr;  // a reference to it until it is woken
+};
+
+template <class T>
+Future<T> TaskGroup::create_task(Task<T> task) {
+    check_open();
+    auto* runner = new detail::TypedRunner<T>(*loop_, std::move(task));
+    Future<T> result = runner->future();
+    adopt(runner);  // takes over the reference and schedules the first step
+    return result;
+}
+
+}  // namespace bulb
