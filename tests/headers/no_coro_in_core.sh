@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The 'core-no-coroutines' test: the callback core -- include/bulb/ and lib/, except the
+# coroutine layer itself (include/bulb/coro.hpp, include/bulb/coro/, lib/coro*) -- never
+# includes <coroutine> or a coro header, so a user of the callback API pays nothing for
+# coroutines (DESIGN.md, "Layers").
+# usage: no_coro_in_core.sh SOURCE_ROOT
+set -euo pipefail
+cd "$1"
+mapfile -t files < <(find include/bulb lib \( -path include/bulb/coro -o -path include/bulb/coro.hpp \
+    -o -path 'lib/coro*' \) -prune -o -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' \) -print | LC_ALL=C sort)
+[ "${#files[@]}" -gt 0 ] || { echo "no core files found under $PWD"; exit 1; }
+pattern='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^>"]*/)?(coroutine|coro\.hpp|coro/[^>"]*)[>"]'
+if hits=$(grep -nE "$pattern" "${files[@]}"); then
+    echo "The callback core includes the coroutine layer:"
+    echo "$hits"
+    exit 1
+fi
+echo "${#files[@]} core files checked: none includes <coroutine> or a coro header"
