@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Shared by scripts/test.sh and scripts/demo.sh (sourced, not run).
+
+# What building and testing bulb needs on Debian 12 (readelf comes with g++ via binutils).
+# shellcheck disable=SC2034  # used by the scripts that source this file
+BULB_PACKAGES=(g++ meson ninja-build pkg-config libevent-dev doctest-dev socat netcat-openbsd
+               openssl libssl-dev python3 ca-certificates)
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# Installs whichever of the packages is missing. With everything present it does nothing (no
+# apt-get update), so a second run is quick. A fresh machine has no apt lists: update first.
+ensure_packages() {
+    local missing=() p
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        echo "(no dpkg: not Debian -- assuming the build dependencies are installed)"
+        return 0
+    fi
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+            echo "missing packages: ${missing[*]} -- run as root or install them first" >&2
+            return 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q </dev/null
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# setup_builddir DIR [MESON_OPTION...]: configures DIR, reusing it when it is already a build
+# directory (with the options applied again), and starting over when it cannot be reused.
+setup_builddir() {
+    local dir=$1
+    shift
+    if [ -f "$dir/meson-private/coredata.dat" ]; then
+        meson setup --reconfigure "$dir" "$@" </dev/null && return 0
+        echo "(reconfiguring $dir failed: wiping it)"
+        meson setup --wipe "$dir" "$@" </dev/null
+    else
+        rm -rf "$dir"
+        meson setup "$dir" "$@" </dev/null
+    fi
+}
