@@ -52,11 +52,10 @@ static void serve(const std::string& host, std::uint16_t port, const std::string
     auto factory = [] { return std::make_unique<Echo>(); };
     bulb::Server server = loop.run_until_complete(unix_path.empty() ? loop.create_server(factory, host, port)
                                                                      : loop.create_unix_server(factory, unix_path));
-    for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());
-    std::fflush(stdout);
-
     loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
     loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
+    for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());
+    std::fflush(stdout);  // after the handlers: whoever reads this line may signal at once
     loop.run_forever();
 
     // Shutting down: a second signal kills at once; clients that do not read are cut after 5 s.
