@@ -9,9 +9,12 @@
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/awaitable.hpp>
 #include <bulb/coro/gather.hpp>
+#include <bulb/coro/queue.hpp>
 #include <bulb/coro/run.hpp>
 #include <bulb/coro/shield.hpp>
 #include <bulb/coro/sleep.hpp>
+#include <bulb/coro/streams.hpp>
+#include <bulb/coro/sync.hpp>
 #include <bulb/coro/task.hpp>
 #include <bulb/coro/task_group.hpp>
 #include <bulb/coro/timeout.hpp>

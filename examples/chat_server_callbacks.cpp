@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// The chat server written with the callback API: a line-framing Protocol per client.
+/// Same behaviour and options as chat_server (the streams version); see chat_room.hpp.
+///
+///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]
+
+#include "chat_options.hpp"
+#include "chat_room.hpp"
+
+#include <bulb/bulb.hpp>
+#include <bulb/protocols/line.hpp>
+
+#include <csignal>
+
+class ChatClient : public bulb::protocols::LineProtocol, public ChatRoom::Member {
+public:
+    ChatClient(ChatRoom& room, const ChatOptions& options)
+        : LineProtocol(options.max_line), room_(room), max_buffered_(options.max_backlog * (options.max_line + 64)) {}
+
+    void connection_made(bulb::Transport& t) override {
+        LineProtocol::connection_made(t);
+        room_.join(*this);
+    }
+    void line_received(std::string_view line) override {
+        if (!room_.on_line(*this, line)) {  // /quit
+            room_.leave(*this);
+            transport()->close();
+        }
+    }
+    void line_too_long(std::size_t) override { send(ChatRoom::too_long(max_line_length())); }
+    void connection_lost(std::error_code) override { room_.leave(*this); }
+
+    // The outgoing queue is the transport's write buffer, bounded here.
+    bool send(std::string_view line) override {
+        if (transport()->is_closing()) return true;
+        if (transport()->get_write_buffer_size() > max_buffered_) return false;
+        send_line(line);
+        return true;
+    }
+    void disconnect() override { transport()->abort(); }
+
+private:
+    ChatRoom& room_;
+    std::size_t max_buffered_;
+};
+
+int main(int argc, char** argv) {
+    ChatOptions options = ChatOptions::parse(argc, argv, "chat_server_callbacks");
+    bulb::EventLoop loop;
+    ChatRoom room(options.motd);
+    try {
+        auto server = loop.run_until_complete(
+            loop.create_server([&] { return std::make_unique<ChatClient>(room, options); }, options.host, options.port));
+        loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
+        loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
+        for (auto& a : server.sockets()) std::printf("chat server listening on %s\n", a.to_string().c_str());
+        std::fflush(stdout);
+        loop.run_forever();
+        server.close();
+        server.close_clients();
+        loop.run_until_complete(server.wait_closed());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_server_callbacks: %s\n", e.what());
+        return 1;
+    }
+    loop.close();
+}
