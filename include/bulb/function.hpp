@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -14,7 +15,9 @@ template <class Signature>
 class UniqueFunction;
 
 /// A move-only type-erased callable. Callables up to `inline_size` bytes that are nothrow-movable
-/// are stored inline (no allocation); larger ones live on the heap.
+/// are stored inline (no allocation); larger ones live on the heap. Trivially copyable callables
+/// (lambdas capturing pointers and numbers) are moved by copying the storage and need no destructor
+/// call: no indirect call but the invocation itself.
 template <class R, class... Args>
 class UniqueFunction<R(Args...)> {
 public:
@@ -38,7 +41,7 @@ public:
 
     UniqueFunction(UniqueFunction&& other) noexcept : ops_(other.ops_) {
         if (ops_) {
-            ops_->relocate(other.storage_, storage_);
+            relocate_from(other);
             other.ops_ = nullptr;
         }
     }
@@ -47,7 +50,7 @@ public:
         if (this != &other) {
             reset();
             if ((ops_ = other.ops_)) {
-                ops_->relocate(other.storage_, storage_);
+                relocate_from(other);
                 other.ops_ = nullptr;
             }
         }
@@ -72,16 +75,32 @@ public:
         if (ops_) {
             auto ops = ops_;
             ops_ = nullptr;
-            ops->destroy(storage_);
+            if (ops->destroy) ops->destroy(storage_);
         }
     }
 
 private:
     struct Ops {
         R (*invoke)(void*, Args&&...);
-        void (*relocate)(void* from, void* to) noexcept;
-        void (*destroy)(void*) noexcept;
+        void (*relocate)(void* from, void* to) noexcept;  // nullptr: copying the storage moves it
+        void (*destroy)(void*) noexcept;                  // nullptr: nothing to destroy
     };
+
+    // Moves the callable of `other` (whose ops_ this already holds) into this storage. The copy
+    // takes the whole storage, also the bytes a smaller callable left unset (hence the pragma).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+    void relocate_from(UniqueFunction& other) noexcept {
+        if (ops_->relocate)
+            ops_->relocate(other.storage_, storage_);
+        else
+            std::memcpy(storage_, other.storage_, inline_size);
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     // Calls `f`, discarding its result when R is void (is_invocable_r accepts any result then).
     template <class D>
@@ -95,21 +114,31 @@ private:
     template <class D>
     static constexpr bool fits_inline = sizeof(D) <= inline_size && alignof(D) <= alignof(std::max_align_t) &&
                                         std::is_nothrow_move_constructible_v<D>;
+    template <class D>
+    static constexpr bool trivial_inline =
+        fits_inline<D> && std::is_trivially_copyable_v<D> && std::is_trivially_destructible_v<D>;
+
+    template <class D>
+    static void relocate_inline(void* from, void* to) noexcept {
+        ::new (to) D(std::move(*static_cast<D*>(from)));
+        static_cast<D*>(from)->~D();
+    }
+    template <class D>
+    static void destroy_inline(void* p) noexcept {
+        static_cast<D*>(p)->~D();
+    }
 
     template <class D>
     static constexpr Ops inline_ops{
         [](void* p, Args&&... a) -> R { return call(*static_cast<D*>(p), std::forward<Args>(a)...); },
-        [](void* from, void* to) noexcept {
-            ::new (to) D(std::move(*static_cast<D*>(from)));
-            static_cast<D*>(from)->~D();
-        },
-        [](void* p) noexcept { static_cast<D*>(p)->~D(); },
+        trivial_inline<D> ? nullptr : &relocate_inline<D>,
+        trivial_inline<D> ? nullptr : &destroy_inline<D>,
     };
 
     template <class D>
     static constexpr Ops heap_ops{
         [](void* p, Args&&... a) -> R { return call(**static_cast<D**>(p), std::forward<Args>(a)...); },
-        [](void* from, void* to) noexcept { *static_cast<D**>(to) = *static_cast<D**>(from); },
+        nullptr,  // the storage holds just the pointer
         [](void* p) noexcept { delete *static_cast<D**>(p); },
     };
 
