@@ -18,9 +18,10 @@
 #include <bulb/future.hpp>
 #include <bulb/loop.hpp>
 
-// (c) gathers with bulb::gather once it exists; -DBULB_BENCH_GATHER=0 awaits the tasks one by one.
+// (c) gathers with bulb::gather, as tasks.py does with asyncio.gather; -DBULB_BENCH_GATHER=0 instead
+// creates every task with create_task and awaits their futures one by one.
 #ifndef BULB_BENCH_GATHER
-#define BULB_BENCH_GATHER 0
+#define BULB_BENCH_GATHER 1
 #endif
 #if BULB_BENCH_GATHER
 #include <bulb/coro/gather.hpp>
@@ -144,7 +145,7 @@ bulb::Task<void> gather_all(long n) {
     for (long i = 0; i < n; ++i) tasks.push_back(worker());
     co_await bulb::gather(std::move(tasks));
 #else
-    // Until <bulb/coro/gather.hpp> exists: schedule every task, then await them one by one.
+    // Without gather: schedule every task, then await them one by one.
     std::vector<bulb::Future<void>> futures;
     futures.reserve(static_cast<std::size_t>(n));
     for (long i = 0; i < n; ++i) futures.push_back(bulb::create_task(worker()));
