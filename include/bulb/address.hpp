@@ -43,7 +43,7 @@ public:
     socklen_t capacity() const noexcept { return sizeof storage_; }
     void set_size(socklen_t len) noexcept { len_ = len; }
 
-    friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
+    BULB_API friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
 
 private:
     sockaddr_storage storage_;
