@@ -97,6 +97,15 @@ Task<std::string> StreamReader::readline() {
     }
 }
 
+AsyncGenerator<std::string> StreamReader::lines() {
+    StreamReader self = *this;  // the generator outlives this call
+    for (;;) {
+        std::string line = co_await self.readline();
+        if (line.empty()) co_return;
+        co_yield std::move(line);
+    }
+}
+
 // --- StreamWriter ---------------------------------------------------------------------------
 
 StreamWriter::StreamWriter(RefPtr<StreamCore> core)
@@ -135,6 +144,14 @@ bool StreamWriter::is_closing() const noexcept { return core_->transport().is_cl
 Task<void> StreamWriter::wait_closed() {
     RefPtr<StreamCore> core = core_;
     co_await core->closed();
+}
+
+Task<void> StreamWriter::start_tls(TlsContext tls, std::string server_hostname) {
+    RefPtr<StreamCore> core = core_;
+    std::string read_ahead = core->take(core->buffer().size());
+    TransportPtr upgraded = co_await core->loop().start_tls(TransportPtr(&core->transport()), tls, tls.is_server(),
+                                                            std::move(server_hostname), std::move(read_ahead));
+    core->attach(*upgraded);
 }
 
 std::optional<std::string> StreamWriter::get_extra_info(std::string_view name) const {

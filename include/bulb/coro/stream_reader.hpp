@@ -3,6 +3,7 @@
 /// StreamReader: buffered reading from a connection with coroutines (asyncio.StreamReader).
 #pragma once
 
+#include <bulb/coro/async_generator.hpp>
 #include <bulb/coro/stream_errors.hpp>
 #include <bulb/coro/task.hpp>
 #include <bulb/ref.hpp>
@@ -42,6 +43,10 @@ public:
     /// Data up to and including `separator`. IncompleteReadError at EOF (the partial data is
     /// taken); LimitOverrunError when the limit is passed (the data stays buffered).
     Task<std::string> readuntil(std::string separator = "\n");
+    /// Every line until EOF, each including its "\n" (the last may lack it):
+    /// `auto lines = reader.lines(); while (auto line = co_await lines.next()) ...`
+    /// Errors are those of readline(). Cancel safety: as readline().
+    AsyncGenerator<std::string> lines();
     /// True when the buffer is empty and EOF was received.
     bool at_eof() const noexcept;
     /// Bytes buffered and not read yet.

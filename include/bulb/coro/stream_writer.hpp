@@ -5,6 +5,7 @@
 
 #include <bulb/coro/task.hpp>
 #include <bulb/ref.hpp>
+#include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>
 
 #include <initializer_list>
@@ -49,6 +50,10 @@ public:
     /// Waits until the connection is gone; throws its error if it failed.
     /// Cancel safety: cancelling only stops waiting.
     Task<void> wait_closed();
+    /// Upgrades the connection to TLS (STARTTLS): bytes the reader had buffered past the upgrade
+    /// point go to the TLS engine, then reader and writer carry the TLS stream. A server context
+    /// makes this the server side. Throws the handshake error (the connection is then aborted).
+    Task<void> start_tls(TlsContext tls, std::string server_hostname = {});
     /// Transport::get_extra_info.
     std::optional<std::string> get_extra_info(std::string_view name) const;
     /// The underlying transport.
