@@ -273,10 +273,6 @@ void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
 
 void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn) {
     check_open("add watcher");
-    if (auto it = map.find(key); it != map.end()) {  // replace the callback, keep the event
-        it->second.node->fn = std::move(fn);
-        return;
-    }
     CallbackNode* node = alloc_node();
     node->fn = std::move(fn);
     node->persistent = true;
