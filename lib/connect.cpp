@@ -34,13 +34,38 @@ std::vector<SocketAddress> interleave_families(std::vector<SocketAddress> addrs)
     return out;
 }
 
-/// One create_connection in progress.
-class Connector final : public RefCounted {
+/// One create_connection in progress. Listed with the loop's servers while pending, so that
+/// EventLoop::close() abandons it: its sockets closed, its future cancelled.
+class Connector final : public RefCounted, public LoopResource {
 public:
     Connector(LoopImpl& loop, ProtocolFactory factory, const ConnectOptions& options, Future<Connection> result)
-        : loop_(loop), factory_(std::move(factory)), options_(options), result_(std::move(result)) {}
+        : loop_(loop), factory_(std::move(factory)), options_(options), result_(std::move(result)) {
+        loop_.servers_.push(this);
+    }
+
+    /// The future is done: leave the loop's list (idempotent).
+    void unlist() noexcept {
+        if (!listed_) return;
+        listed_ = false;
+        loop_.servers_.remove(this);
+    }
+
+    /// The loop closes while connecting: close the attempts and cancel the future. The future's
+    /// done callbacks (which hold this connector) may never run now, so drop our handle to it:
+    /// no reference cycle outlives the loop.
+    void close_for_loop() noexcept override {
+        RefPtr<Connector> keep(this);
+        unlist();
+        finish_attempts();
+        if (result_ && !result_->done()) {
+            result_->set_canceller({});
+            result_->cancel("event loop closed");
+        }
+        result_.reset();
+    }
 
     void start(std::vector<SocketAddress> addrs, bool interleave) {
+        if (!pending()) return;
         addrs_ = interleave ? interleave_families(std::move(addrs)) : std::move(addrs);
         if (addrs_.empty()) return fail();
         next_attempt();
@@ -50,7 +75,7 @@ public:
         if (options_.timeout <= Duration::zero()) return;
         timeout_ = loop_.owner().call_later(options_.timeout, [self = RefPtr<Connector>(this)] {
             self->finish_attempts();
-            if (!self->result_.done()) self->result_.set_exception(std::make_exception_ptr(TimeoutError("connect timed out")));
+            if (self->pending()) self->result_->set_exception(std::make_exception_ptr(TimeoutError("connect timed out")));
         });
     }
 
@@ -67,6 +92,10 @@ public:
     }
 
 private:
+    ~Connector() override { unlist(); }
+
+    bool pending() const noexcept { return result_ && !result_->done(); }
+
     struct Attempt {
         int fd;
         SocketAddress addr;
@@ -75,7 +104,7 @@ private:
 
     void next_attempt() noexcept {
         stagger_.cancel();
-        while (next_ < addrs_.size() && !result_.done()) {
+        while (next_ < addrs_.size() && pending()) {
             const SocketAddress& addr = addrs_[next_++];
             int fd = -1;
             try {
@@ -120,7 +149,7 @@ private:
 
     void won(int fd) noexcept {
         finish_attempts();
-        if (result_.done()) {  // cancelled meanwhile
+        if (!pending()) {  // cancelled meanwhile
             ::close(fd);
             return;
         }
@@ -130,22 +159,22 @@ private:
             if (options_.tls) {  // the TLS layer resolves the future after its handshake
                 TlsSettings tls{*options_.tls, false, options_.server_hostname, options_.tls_handshake_timeout,
                                 options_.tls_shutdown_timeout};
-                protocol = wrap_tls(loop_.owner(), std::move(tls), std::move(protocol), result_);
+                protocol = wrap_tls(loop_.owner(), std::move(tls), std::move(protocol), *result_);
                 StreamTransport::create(loop_, fd, std::move(protocol), nullptr, std::nullopt);
             } else {
-                StreamTransport::create(loop_, fd, std::move(protocol), nullptr, result_);
+                StreamTransport::create(loop_, fd, std::move(protocol), nullptr, *result_);
             }
         } catch (...) {
             ::close(fd);
-            result_.set_exception(std::current_exception());
+            result_->set_exception(std::current_exception());
         }
     }
 
     void fail() noexcept {
         finish_attempts();
-        if (result_.done()) return;
+        if (!pending()) return;
         if (errors_.empty()) {
-            result_.set_error(std::make_error_code(std::errc::host_unreachable), "no address to connect to");
+            result_->set_error(std::make_error_code(std::errc::host_unreachable), "no address to connect to");
             return;
         }
         bool same = true;
@@ -153,13 +182,14 @@ private:
         std::string what;
         for (auto& e : errors_) what += (what.empty() ? "" : "; ") + e.second;
         if (!same) what = "Multiple exceptions: " + what;
-        result_.set_exception(std::make_exception_ptr(Error(errors_[0].first, what)));
+        result_->set_exception(std::make_exception_ptr(Error(errors_[0].first, what)));
     }
 
     LoopImpl& loop_;
     ProtocolFactory factory_;
     ConnectOptions options_;
-    Future<Connection> result_;
+    std::optional<Future<Connection>> result_;  // reset when the loop closes
+    bool listed_ = true;
     std::vector<SocketAddress> addrs_;
     std::size_t next_ = 0;
     std::vector<Attempt> attempts_;
@@ -189,7 +219,10 @@ Future<Connection> connect_to(LoopImpl& loop, ProtocolFactory factory, const Con
         }
     });
     // The future must not keep the connector (and its canceller's raw pointer) alive forever.
-    result.add_done_callback([connector] { connector->finish_attempts(); });
+    result.add_done_callback([connector] {
+        connector->finish_attempts();
+        connector->unlist();
+    });
     return result;
 }
 

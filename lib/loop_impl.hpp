@@ -60,7 +60,8 @@ public:
     bool debug_ = false;
     std::int64_t slow_callback_ns_ = 100'000'000;
 
-    /// Open transports and servers, ended by close().
+    /// Open transports, and servers (with connects in progress), ended by close(): servers and
+    /// connects first, then transports.
     ResourceList transports_;
     ResourceList servers_;
     /// The loop-wide read buffer transports receive into before data_received().
