@@ -49,6 +49,11 @@ bool is_resource_shortage(int err) noexcept { return err == EMFILE || err == ENF
 ServerImpl::ServerImpl(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
                        std::string unix_path)
     : loop_(loop), factory_(std::move(factory)), options_(options), unix_path_(std::move(unix_path)) {
+    struct stat st;
+    if (!unix_path_.empty() && unix_path_[0] != '\0' && ::stat(unix_path_.c_str(), &st) == 0) {
+        unix_dev_ = st.st_dev;
+        unix_ino_ = st.st_ino;
+    }
     for (int fd : fds) {
         listeners_.push_back({fd, IoWatcher(loop_, fd, EV_READ, [this, fd] { on_acceptable(fd); })});
     }
@@ -131,7 +136,11 @@ void ServerImpl::close() {
         ::close(l.fd);
     }
     listeners_.clear();
-    if (!unix_path_.empty() && unix_path_[0] != '\0') ::unlink(unix_path_.c_str());
+    if (!unix_path_.empty() && unix_path_[0] != '\0') {
+        struct stat st;  // only our own file: another server may have replaced it since
+        if (::stat(unix_path_.c_str(), &st) == 0 && st.st_dev == unix_dev_ && st.st_ino == unix_ino_)
+            ::unlink(unix_path_.c_str());
+    }
     loop_.servers_.remove(this);
     if (serving_forever_ && !serving_forever_->done()) serving_forever_->cancel();
     maybe_wake_closed();

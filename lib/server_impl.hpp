@@ -11,6 +11,7 @@
 #include "loop_resource.hpp"
 
 #include <string>
+#include <sys/types.h>
 #include <unordered_set>
 #include <vector>
 
@@ -56,7 +57,9 @@ private:
     ProtocolFactory factory_;
     std::vector<Listener> listeners_;
     ServerOptions options_;
-    std::string unix_path_;  // removed on close (cleanup_socket)
+    std::string unix_path_;  // removed on close (cleanup_socket), if still our file:
+    dev_t unix_dev_ = 0;     // the socket file's identity when we bound it (asyncio 3.13 compares
+    ino_t unix_ino_ = 0;     // st_ino too, so a file another server put there since survives)
     std::unordered_set<StreamTransport*> clients_;
     std::vector<Future<void>> closed_waiters_;
     std::optional<Future<void>> serving_forever_;
