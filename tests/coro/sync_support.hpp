@@ -10,6 +10,7 @@
 #include <bulb/coro/sleep.hpp>
 #include <bulb/coro/sync.hpp>
 #include <bulb/coro/task.hpp>
+#include <bulb/coro/wait_for.hpp>
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -30,7 +31,8 @@ struct TestLoop {
     bulb::EventLoop loop;
     std::shared_ptr<std::vector<std::string>> reports = std::make_shared<std::vector<std::string>>();
 
-    TestLoop() {
+    /// A loop with `options` (e.g. LoopOptions{.virtual_clock = true} for timeouts).
+    explicit TestLoop(const bulb::LoopOptions& options = {}) : loop(options) {
         loop.set_debug(true);
         loop.set_slow_callback_duration(std::chrono::seconds(30));  // sanitizers are slow
         loop.set_exception_handler([r = reports](bulb::EventLoop&, const bulb::ExceptionContext& c) {

@@ -51,6 +51,16 @@ bulb::Task<> waiter_then_throw(bulb::Condition& cond, bool& ready) {
     throw std::runtime_error("after wait");
 }
 
+bulb::Task<> wait_with_timeout(bulb::Condition& cond, Log& log) {
+    auto held = co_await cond.scoped();
+    try {
+        co_await bulb::wait_for(cond.wait(), 10ms);
+        log.push_back("notified");
+    } catch (const bulb::TimeoutError&) {
+        log.push_back(cond.locked() ? "timeout-locked" : "timeout-unlocked");
+    }
+}
+
 bulb::Task<> consumer(bulb::Condition& cond, int& items, int& taken) {
     auto held = co_await cond.scoped();
     co_await cond.wait_for([&] { return items > 0; });
@@ -253,6 +263,17 @@ TEST_CASE("conditions can share one lock") {
     a.cancel();
     REQUIRE(t.finish(a));
     CHECK_FALSE(lock.locked());
+}
+
+TEST_CASE("wait_for(cond.wait(), limit): the lock is held again when TimeoutError comes out") {
+    TestLoop t(bulb::LoopOptions{.virtual_clock = true});
+    bulb::Condition cond;
+    Log log;
+    auto a = t.spawn(wait_with_timeout(cond, log));
+    REQUIRE(t.finish(a));
+    CHECK(log == Log{"timeout-locked"});
+    CHECK_FALSE(cond.locked());
+    CHECK(t.report_list().empty());
 }
 
 TEST_CASE("producers and consumers with random cancellations: no notification is lost") {

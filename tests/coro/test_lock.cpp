@@ -76,6 +76,16 @@ bulb::Task<> released_by_hand(bulb::Lock& lock) {
     lock.release();  // the guard's release at the end of the scope then fails: reported
 }
 
+bulb::Task<> acquire_with_timeout(bulb::Lock& lock, Log& log) {
+    try {
+        co_await bulb::wait_for(lock.acquire(), 10ms);
+        log.push_back("acquired");
+        lock.release();
+    } catch (const bulb::TimeoutError&) {
+        log.push_back("timeout");
+    }
+}
+
 // RAII count of the tasks inside the critical section.
 struct Inside {
     int& n;
@@ -299,6 +309,23 @@ TEST_CASE("a guard whose lock was released by hand reports the failed release") 
     CHECK(outcome(f) == "ok");
     REQUIRE(t.report_list().size() == 1);
     CHECK(t.report_list()[0].find("Lock is not acquired") != std::string::npos);
+}
+
+TEST_CASE("wait_for(lock.acquire(), limit): a timed-out acquire leaves the queue") {
+    TestLoop t(bulb::LoopOptions{.virtual_clock = true});
+    bulb::Lock lock;
+    Log log;
+    auto h = t.spawn(lock_taker(lock, log, "h"));
+    t.step();
+    auto a = t.spawn(acquire_with_timeout(lock, log));
+    REQUIRE(t.finish(a));
+    CHECK(log == Log{"h", "timeout"});
+    lock.release();
+    auto b = t.spawn(acquire_with_timeout(lock, log));  // free: taken at once
+    REQUIRE(t.finish(b));
+    CHECK(log == Log{"h", "timeout", "acquired"});
+    CHECK_FALSE(lock.locked());
+    CHECK(t.report_list().empty());
 }
 
 TEST_CASE("contention with random cancellations: one holder at a time, the lock is never lost") {

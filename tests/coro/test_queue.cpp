@@ -59,6 +59,15 @@ bulb::Task<> join_logged(IntQueue& q, Log& log) {
     log.push_back("joined");
 }
 
+bulb::Task<> get_with_timeout(IntQueue& q, Log& log) {
+    try {
+        int v = co_await bulb::wait_for(q.get(), 10ms);
+        log.push_back("got " + std::to_string(v));
+    } catch (const bulb::TimeoutError&) {
+        log.push_back("timeout");
+    }
+}
+
 // A counter of live items: destroyed items are counted, so a lost or duplicated item shows.
 struct Tracked {
     int id;
@@ -471,6 +480,21 @@ TEST_CASE("move-only items through blocking put() and get(), in every queue kind
     auto g = t.spawn(get_deref(pq, more));
     REQUIRE(t.finish(g));
     CHECK(more == std::vector<int>{2});
+}
+
+TEST_CASE("wait_for(q.get(), limit): a timed-out getter leaves; the next item stays queued") {
+    TestLoop t(bulb::LoopOptions{.virtual_clock = true});
+    IntQueue q;
+    Log log;
+    auto a = t.spawn(get_with_timeout(q, log));
+    REQUIRE(t.finish(a));
+    CHECK(log == Log{"timeout"});
+    q.put_nowait(1);
+    CHECK(q.qsize() == 1);
+    auto b = t.spawn(get_with_timeout(q, log));
+    REQUIRE(t.finish(b));
+    CHECK(log == Log{"timeout", "got 1"});
+    CHECK(t.report_list().empty());
 }
 
 TEST_CASE("producers and consumers with random cancellations: every item put is got exactly once") {

@@ -15,6 +15,7 @@ class Event {
 public:
     class WaitAwaiter;
 
+    /// A clear event.
     Event() noexcept = default;
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
@@ -39,7 +40,8 @@ private:
     bool value_ = false;
 };
 
-/// What Event::wait() returns; await it once.
+/// What Event::wait() returns; await it once (movable until then, e.g. into wait_for()).
+/// Cancel safety: see Event::wait().
 class Event::WaitAwaiter {
 public:
     explicit WaitAwaiter(Event& event) noexcept : event_(&event) {}

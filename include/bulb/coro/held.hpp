@@ -30,7 +30,9 @@ public:
     Held() noexcept = default;
     /// Takes over an acquisition of `primitive` the caller already made.
     explicit Held(P& primitive) noexcept : p_(&primitive) {}
+    /// Takes over `other`'s acquisition.
     Held(Held&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+    /// Releases what this one holds, then takes over `other`'s acquisition.
     Held& operator=(Held&& other) noexcept {
         if (this != &other) {
             reset();
@@ -38,10 +40,12 @@ public:
         }
         return *this;
     }
+    /// Releases the acquisition, if any.
     ~Held() { reset(); }
 
     /// True while an acquisition is held.
     bool owns() const noexcept { return p_ != nullptr; }
+    /// owns().
     explicit operator bool() const noexcept { return owns(); }
     /// The primitive held, or nullptr.
     P* get() const noexcept { return p_; }
@@ -71,6 +75,7 @@ private:
 template <class P>
 class [[nodiscard]] ScopedAcquire {
 public:
+    /// Acquires `primitive` when awaited.
     explicit ScopedAcquire(P& primitive) noexcept : p_(&primitive), inner_(primitive.acquire()) {}
 
     bool await_ready() noexcept { return inner_.await_ready(); }

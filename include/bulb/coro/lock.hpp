@@ -30,6 +30,7 @@ class Lock {
 public:
     class AcquireAwaiter;
 
+    /// An unlocked lock.
     Lock() noexcept = default;
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
@@ -64,7 +65,8 @@ private:
     bool locked_ = false;
 };
 
-/// What Lock::acquire() returns; await it once.
+/// What Lock::acquire() returns; await it once (movable until then, e.g. into wait_for()).
+/// Cancel safety: see Lock::acquire().
 class Lock::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Lock& lock) noexcept : lock_(&lock) {}

@@ -71,6 +71,7 @@ struct InlineTask {
 template <class T, class Store>
 class BasicQueue {
 public:
+    /// The item type.
     using value_type = T;
     class GetAwaiter;
     class PutAwaiter;
@@ -155,11 +156,13 @@ public:
     }
 
     /// What get() returns; await it once (movable until then, e.g. into wait_for()).
+    /// Cancel safety: see get().
     class GetAwaiter {
     public:
         explicit GetAwaiter(BasicQueue& queue) noexcept : q_(&queue) {}
         bool await_ready() const noexcept { return !q_->empty() || q_->shutdown_; }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+        // The slow path: asyncio's get() loop, run inline as a Task (allocated only here).
+        auto await_suspend(std::coroutine_handle<> h) {
             slow_.emplace(q_->get_slow());
             return slow_->awaiter.await_suspend(h);
         }
@@ -174,11 +177,13 @@ public:
     };
 
     /// What put() returns; owns the item until it is queued. Await it once (movable until then).
+    /// Cancel safety: see put().
     class PutAwaiter {
     public:
         PutAwaiter(BasicQueue& queue, T item) : q_(&queue), item_(std::move(item)) {}
         bool await_ready() const noexcept { return !q_->full() || q_->shutdown_; }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+        // The slow path: asyncio's put() loop, run inline as a Task (allocated only here).
+        auto await_suspend(std::coroutine_handle<> h) {
             slow_.emplace(q_->put_slow(item_));
             return slow_->awaiter.await_suspend(h);
         }

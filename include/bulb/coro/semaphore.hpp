@@ -84,7 +84,8 @@ public:
     explicit BoundedSemaphore(std::size_t value = 1) noexcept : Semaphore(value, value) {}
 };
 
-/// What Semaphore::acquire() returns; await it once.
+/// What Semaphore::acquire() returns; await it once (movable until then, e.g. into wait_for()).
+/// Cancel safety: see Semaphore::acquire().
 class Semaphore::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Semaphore& sem) noexcept : sem_(&sem) {}

@@ -34,12 +34,15 @@ public:
         cancelled,  ///< the wait was interrupted by cancellation; resumes with CancelledError
     };
 
+    /// An idle node.
     WaitNode() noexcept = default;
     /// Awaiters are movable until awaited; moving copies nothing (only an idle node may be moved).
     WaitNode(WaitNode&&) noexcept {}
     WaitNode& operator=(WaitNode&&) = delete;
+    /// Leaves the list (a frame destroyed while parked) and drops the node's reference.
     ~WaitNode();
 
+    /// Where the node is in its wait.
     State state() const noexcept { return state_; }
     /// True once the primitive woke this node (it may have handed it a lock, permit or slot).
     bool woken() const noexcept { return state_ == State::woken; }
@@ -76,6 +79,8 @@ private:
 class WaitList {
 public:
     /// Awaitable parking the current task in a list until it is woken (for coroutine slow paths).
+    /// Cancel safety: a cancelled wait leaves the list; whether it had been woken stays readable
+    /// from the node (woken()), so the caller can pass on what the wake-up handed it.
     struct Park {
         WaitList* list;
         WaitNode* node;
@@ -85,9 +90,11 @@ public:
         void await_resume() { node->finish_wait(); }
     };
 
+    /// An empty list.
     WaitList() noexcept = default;
     WaitList(const WaitList&) = delete;
     WaitList& operator=(const WaitList&) = delete;
+    /// Orphans the nodes still parked (see the class comment).
     ~WaitList() {
         while (WaitNode* n = head_) {
             unlink(*n);
@@ -96,6 +103,7 @@ public:
         }
     }
 
+    /// True when no node is in the list.
     bool empty() const noexcept { return head_ == nullptr; }
     /// The oldest node (waiting, or woken but kept in the list), or nullptr.
     WaitNode* front() const noexcept { return head_; }
@@ -105,6 +113,7 @@ public:
             if (n->state_ == WaitNode::State::waiting) return n;
         return nullptr;
     }
+    /// The number of nodes in the list (O(n)).
     std::size_t size() const noexcept {
         std::size_t n = 0;
         for (WaitNode* p = head_; p; p = p->next_) ++n;
