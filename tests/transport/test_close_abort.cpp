@@ -160,7 +160,7 @@ TEST_CASE_FIXTURE(TransportFixture, "abort after close with a pending buffer end
     REQUIRE(c.t().get_write_buffer_size() > 0);
     c.t().abort();
     CHECK(c.t().get_write_buffer_size() == 0);
-    REQUIRE(run_until([&] { return c.rec().is_lost(); }, 1000ms));
+    REQUIRE(run_until([&] { return c.rec().is_lost(); }));
     CHECK(c.rec().lost == 1);
     set_io_timeouts(p.get(), 2s);
     auto seen = read_to_end(p.get());

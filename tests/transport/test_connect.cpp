@@ -95,7 +95,7 @@ TEST_CASE_FIXTURE(TransportFixture, "a slow name lookup runs off the loop thread
     auto took = SteadyClock::now() - start;
     ticker.cancel();
     CHECK(took >= 290ms);
-    CHECK(ticks >= 20);  // the loop went on ticking while the lookup slept
+    CHECK(ticks >= 5);  // the loop went on ticking while the lookup slept (a blocked loop: 1)
     auto threads = fake_dns::threads("slow.bulb.test");
     REQUIRE(threads.size() == 1);
     CHECK(threads[0] != std::this_thread::get_id());
@@ -109,7 +109,7 @@ TEST_CASE_FIXTURE(TransportFixture, "every resolved address is tried in order un
     fake_dns::Scope dns;
     fake_dns::set("v6first.bulb.test", {"::1", "127.0.0.1"});
     fake_dns::set("v4first.bulb.test", {"127.0.0.1", "::1"});
-    for (auto delay : {bulb::Duration::zero(), bulb::Duration(std::chrono::milliseconds(250))}) {
+    for (auto delay : {bulb::Duration::zero(), bulb::Duration(std::chrono::seconds(2))}) {
         CAPTURE(delay.count());
         for (std::string live : {"127.0.0.1", "::1"}) {
             CAPTURE(live);
@@ -122,7 +122,7 @@ TEST_CASE_FIXTURE(TransportFixture, "every resolved address is tried in order un
             auto start = SteadyClock::now();
             auto conn = wait(loop.create_connection(recording_factory(set), name, reserved.port,
                                                     {.happy_eyeballs_delay = delay}));
-            CHECK(SteadyClock::now() - start < 200ms);  // a refusal moves on at once, not after the delay
+            CHECK(SteadyClock::now() - start < 1500ms);  // a refusal moves on at once, not after the delay
             CHECK(conn.transport->get_peername().host() == live);
             CHECK(set->size() == 1);
             conn.transport->close();
@@ -157,10 +157,10 @@ TEST_CASE_FIXTURE(TransportFixture, "Happy Eyeballs races the next address after
     auto set = recorders();
     auto start = SteadyClock::now();
     auto conn = wait(loop.create_connection(recording_factory(set), "v6first.bulb.test", port,
-                                            {.happy_eyeballs_delay = 100ms}));
+                                            {.happy_eyeballs_delay = 200ms}));
     auto took = SteadyClock::now() - start;
-    CHECK(took >= 95ms);
-    CHECK(took < 1000ms);
+    CHECK(took >= 195ms);
+    CHECK(took < 3000ms);  // the black hole alone would hold the connect for minutes
     CHECK(conn.transport->get_peername().host() == "127.0.0.1");
     conn.transport->close();
     // Strictly one after another (no Happy Eyeballs), the black hole holds the attempt: timeout.
@@ -218,11 +218,12 @@ TEST_CASE_FIXTURE(TransportFixture, "a connect that never completes fails with T
     BlackHole hole("127.0.0.1");
     auto set = recorders();
     auto start = SteadyClock::now();
-    auto f = settle(loop.create_connection(recording_factory(set), "127.0.0.1", hole.addr.port(), {.timeout = 200ms}));
+    auto f = settle(loop.create_connection(recording_factory(set), "127.0.0.1", hole.addr.port(), {.timeout = 200ms}),
+                    10000ms);
     auto took = SteadyClock::now() - start;
     CHECK_THROWS_AS(f.result(), bulb::TimeoutError);
     CHECK(took >= 195ms);
-    CHECK(took < 2000ms);
+    CHECK(took < 5000ms);
     CHECK(set->size() == 0);
 }
 
