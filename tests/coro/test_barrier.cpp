@@ -182,4 +182,28 @@ TEST_CASE("a cancelled party leaves the barrier; the others still need a full se
     CHECK(t.report_list().empty());
 }
 
+TEST_CASE("a party cancelled after the barrier released it gets CancelledError; the round still completes") {
+    TestLoop t;
+    bulb::Barrier barrier(3);
+    Log log;
+    auto a = t.spawn(party(barrier, log, "a"));
+    auto b = t.spawn(party(barrier, log, "b"));
+    t.step();
+    auto c = t.spawn(party(barrier, log, "c"));
+    t.step();  // c releases a and b...
+    a.cancel();  // ...and a is cancelled before it runs (asyncio: CancelledError at its await)
+    REQUIRE(t.finish(a));
+    REQUIRE(t.finish(b));
+    CHECK(a.cancelled());
+    CHECK(log == Log{"c=2", "b=1"});
+    CHECK(barrier.n_waiting() == 0);
+    // Everyone has left: the next round fills from zero.
+    log.clear();
+    std::vector<bulb::Future<void>> tasks;
+    for (const char* name : {"d", "e", "f"}) tasks.push_back(t.spawn(party(barrier, log, name)));
+    REQUIRE(t.finish_all(tasks));
+    CHECK(log == Log{"f=2", "d=0", "e=1"});
+    CHECK(t.report_list().empty());
+}
+
 }  // TEST_SUITE
