@@ -228,7 +228,7 @@ TEST_CASE("two tasks calling next() at once is an error") {
         co_await gen.next();
     };
     CHECK_THROWS_AS(loop.run_until_complete(bulb::create_task(loop, intruder())), bulb::InvalidStateError);
-    loop.run_until_complete(a);
+    loop.run_until_complete(std::move(a));
 }
 
 }  // TEST_SUITE

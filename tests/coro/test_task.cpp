@@ -47,6 +47,17 @@ TEST_CASE("a move-only result passes through nested tasks and the task's future"
     CHECK(*p == 8);
 }
 
+TEST_CASE("a long loop over tasks that complete synchronously does not grow the stack") {
+    bulb::EventLoop loop;
+    auto one = [](int i) -> bulb::Task<int> { co_return i; };
+    auto many = [&](int n) -> bulb::Task<long long> {
+        long long sum = 0;
+        for (int i = 0; i < n; ++i) sum += co_await one(i);
+        co_return sum;
+    };
+    CHECK(run(loop, many(1'000'000)) == 999'999LL * 1'000'000 / 2);
+}
+
 TEST_CASE("an exception thrown by an awaited task reaches the awaiting task") {
     bulb::EventLoop loop;
     auto thrower = []() -> bulb::Task<int> {

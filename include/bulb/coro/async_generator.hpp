@@ -12,8 +12,8 @@
 /// auto gen = ticker(100ms, 5);
 /// while (auto i = co_await gen.next()) use(*i);
 /// ```
-/// The generator runs inside the task that calls next(): next() resumes it by symmetric transfer,
-/// its awaits suspend that task, and co_yield hands control straight back. Lazy: nothing runs
+/// The generator runs inside the task that calls next(): next() resumes it directly, its awaits
+/// suspend that task, and co_yield hands control straight back to the consumer. Lazy: nothing runs
 /// before the first next().
 #pragma once
 
@@ -41,15 +41,23 @@ public:
         std::exception_ptr exception;
         std::coroutine_handle<> consumer;  // the frame awaiting next()
         bool running = false;
+        bool resumed_inline = false;  // running inside next()'s resume() call
+        bool handed_off = false;      // reached co_yield or the end inside that call
 
-        // Suspends the generator and resumes the consumer (co_yield and the end).
+        // Suspends the generator and resumes the consumer (co_yield and the end): by returning
+        // from next()'s resume() call, or by symmetric transfer when the loop woke the generator
+        // (see TaskPromiseBase: a loop over synchronous yields must not grow the stack).
         struct Handoff {
             bool await_ready() const noexcept { return false; }
             std::coroutine_handle<> await_suspend(handle_type h) const noexcept {
                 promise_type& p = h.promise();
                 p.running = false;
-                if (p.consumer) return std::exchange(p.consumer, {});
-                return std::noop_coroutine();
+                std::coroutine_handle<> consumer = std::exchange(p.consumer, {});
+                if (p.resumed_inline) {
+                    p.handed_off = true;
+                    return std::noop_coroutine();
+                }
+                return consumer ? consumer : std::noop_coroutine();
             }
             void await_resume() const noexcept {}
         };
@@ -72,13 +80,17 @@ public:
     public:
         explicit NextAwaiter(handle_type h) noexcept : h_(h) {}
         bool await_ready() const noexcept { return !h_ || h_.done(); }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) {
+        bool await_suspend(std::coroutine_handle<> consumer) {
             promise_type& p = h_.promise();
             if (p.running) throw InvalidStateError("AsyncGenerator::next(): the generator is already running");
             p.running = true;
             p.consumer = consumer;
             p.value.reset();
-            return h_;
+            p.resumed_inline = true;
+            p.handed_off = false;
+            h_.resume();
+            p.resumed_inline = false;
+            return !p.handed_off;  // it yielded (or ended) at once: no suspension
         }
         std::optional<T> await_resume() {
             if (!h_) return std::nullopt;

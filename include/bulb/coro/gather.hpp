@@ -26,7 +26,7 @@ namespace detail {
 /// Bookkeeping shared by gather()'s children and the awaiting task: how many children are left,
 /// the first failure, the parent's wake-up. Heap-allocated once per gather and counted (the gather
 /// frame and the done callbacks of Future inputs hold references); loop thread only.
-class GatherState : public DoneHook, public Waiter {
+class BULB_API GatherState : public DoneHook, public Waiter {
 public:
     GatherState(EventLoop& loop, std::size_t children) noexcept : loop_(&loop), remaining_(children) {}
     GatherState(const GatherState&) = delete;
@@ -38,63 +38,21 @@ public:
     }
 
     /// A child finished; `error` is its exception (CancelledError included), null on success.
-    void child_done(const std::exception_ptr& error) noexcept {
-        if (abandoned_) return;
-        --remaining_;
-        if (error && !error_) {
-            error_ = error;
-            if (!cancel_requested_) cancel_children({});  // the first failure cancels the rest
-        }
-        if (remaining_ == 0 && parent_) {
-            TaskRunner* parent = std::exchange(parent_, nullptr);
-            try {
-                parent->schedule_step();
-            } catch (...) {  // the loop is closed: nothing can run the parent any more
-            }
-            parent->release();
-        }
-    }
-    void task_done(TaskRunner&, std::size_t, const std::exception_ptr& error) noexcept override {
-        child_done(error);
-    }
+    /// The first failure cancels the other children; the last child wakes the parent.
+    void child_done(const std::exception_ptr& error) noexcept;
+    void task_done(TaskRunner& task, std::size_t index, const std::exception_ptr& error) noexcept override;
 
-    // Awaited by the gather frame: done once every child has finished.
+    // Awaited (through GatherAwait) by the gather frame: done once every child has finished.
     bool await_ready() const noexcept { return remaining_ == 0; }
-    void await_suspend(std::coroutine_handle<> h) {
-        runner_ = &TaskRunner::require_current("gather()");
-        runner_->retain();
-        parent_ = runner_;
-        runner_->suspend(h, this);
-    }
-    void await_resume() {
-        if (runner_) runner_->throw_if_cancel_due();
-        if (cancel_requested_) throw CancelledError(cancel_message_);
-        if (error_) std::rethrow_exception(error_);
-    }
-    bool cancel_wait(const std::string& message) override {
-        if (remaining_ == 0) return false;  // the wake-up is already scheduled
-        cancel_requested_ = true;
-        cancel_message_ = message;
-        cancel_children(message);
-        return true;
-    }
+    void await_suspend(std::coroutine_handle<> h);
+    void await_resume();
+    bool cancel_wait(const std::string& message) override;
 
     /// The gather frame is going away with children still running: cancel them and forget them.
-    void abandon() noexcept {
-        if (remaining_ == 0 || abandoned_) return;
-        abandoned_ = true;
-        if (!loop_->is_closed()) {
-            try {
-                cancel_children({});
-            } catch (...) {
-            }
-        }
-        detach_children();
-        if (parent_) std::exchange(parent_, nullptr)->release();
-    }
+    void abandon() noexcept;
 
 protected:
-    virtual ~GatherState() = default;
+    virtual ~GatherState();
     virtual void cancel_children(const std::string& message) noexcept = 0;
     virtual void detach_children() noexcept = 0;
 

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// gather(): the untyped bookkeeping (counting children, first failure, waking the parent).
+#include <bulb/coro/gather.hpp>
+
+namespace bulb::detail {
+
+GatherState::~GatherState() = default;
+
+void GatherState::child_done(const std::exception_ptr& error) noexcept {
+    if (abandoned_) return;
+    --remaining_;
+    if (error && !error_) {
+        error_ = error;
+        if (!cancel_requested_) cancel_children({});  // the first failure cancels the rest
+    }
+    if (remaining_ == 0 && parent_) {
+        TaskRunner* parent = std::exchange(parent_, nullptr);
+        try {
+            parent->schedule_step();
+        } catch (...) {  // the loop is closed: nothing can run the parent any more
+        }
+        parent->release();
+    }
+}
+
+void GatherState::task_done(TaskRunner&, std::size_t, const std::exception_ptr& error) noexcept { child_done(error); }
+
+void GatherState::await_suspend(std::coroutine_handle<> h) {
+    runner_ = &TaskRunner::require_current("gather()");
+    runner_->retain();
+    parent_ = runner_;
+    runner_->suspend(h, this);
+}
+
+void GatherState::await_resume() {
+    if (runner_) runner_->throw_if_cancel_due();
+    if (cancel_requested_) throw CancelledError(cancel_message_);
+    if (error_) std::rethrow_exception(error_);
+}
+
+bool GatherState::cancel_wait(const std::string& message) {
+    if (remaining_ == 0) return false;  // the wake-up is already scheduled
+    if (!cancel_requested_) cancel_message_ = message;
+    cancel_requested_ = true;
+    cancel_children(message);
+    return true;
+}
+
+void GatherState::abandon() noexcept {
+    if (remaining_ == 0 || abandoned_) return;
+    abandoned_ = true;
+    if (!loop_->is_closed()) cancel_children({});
+    detach_children();
+    if (parent_) std::exchange(parent_, nullptr)->release();
+}
+
+}  // namespace bulb::detail
