@@ -91,12 +91,10 @@ struct Options {
 
 bulb::Task<> simulate(Options opt) {
     SimClock clock{bulb::get_running_loop().time(), opt.time_scale};
-    std::vector<bulb::Future<SimTime>> taxis;
-    for (int id = 0; id < opt.taxis; ++id)
-        taxis.push_back(bulb::create_task(taxi(clock, id, opt.trips, opt.seed)));
-    SimTime end{};
-    for (auto& t : taxis) end = std::max(end, co_await t);
-    std::printf("*** end of simulation: %.2f minutes ***\n", minutes(end));
+    std::vector<bulb::Task<SimTime>> taxis;
+    for (int id = 0; id < opt.taxis; ++id) taxis.push_back(taxi(clock, id, opt.trips, opt.seed));
+    std::vector<SimTime> home = co_await bulb::gather(std::move(taxis));  // runs them all at once
+    std::printf("*** end of simulation: %.2f minutes ***\n", minutes(*std::ranges::max_element(home)));
 }
 
 // --- command line ---------------------------------------------------------------------------
