@@ -131,8 +131,11 @@ def check_taxi_sim(exe):
 # --- ticker ---------------------------------------------------------------------------------
 
 def check_ticker(exe):
+    start = time.monotonic()
     p = run(exe)
+    elapsed = time.monotonic() - start
     check(p.stdout.split() == [str(i) for i in range(5)], f"ticker printed {p.stdout!r}")
+    check(elapsed >= 0.5, f"ticker took {elapsed:.3f} s, expected 5 pauses of 100 ms")
     start = time.monotonic()
     p = run(exe, "--count", 12, "--delay-ms", 1)
     check(p.stdout.split() == [str(i) for i in range(12)], f"ticker printed {p.stdout!r}")
