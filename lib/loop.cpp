@@ -5,6 +5,7 @@
 
 #include "loop_impl.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <unordered_set>
@@ -73,7 +74,11 @@ TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanos
 Handle EventLoop::call_soon(UniqueFunction<void()> fn) { return Handle(impl_->call_soon(std::move(fn))); }
 
 TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
-    return TimerHandle(impl_->call_at(impl_->now_ns() + std::chrono::nanoseconds(delay).count(), std::move(fn)));
+    // Saturating: call_later(Duration::max()) means "never", not a deadline wrapped into the past.
+    std::int64_t when;
+    if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
+        when = delay > Duration::zero() ? INT64_MAX : INT64_MIN;
+    return TimerHandle(impl_->call_at(when, std::move(fn)));
 }
 
 TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {

@@ -198,8 +198,10 @@ void LoopImpl::run_once() {
     std::int64_t timeout = -1;  // block until I/O (or a thread-safe wake-up)
     if (!ready_.empty() || stopping_ || (virtual_clock_ && !timers_.empty()))
         timeout = 0;  // a virtual clock jumps to the next deadline instead of sleeping
-    else if (!timers_.empty())
-        timeout = std::max<std::int64_t>(0, timers_.front().when - now_ns());
+    else if (!timers_.empty()) {
+        const std::int64_t when = timers_.front().when, now = now_ns();
+        timeout = when > now ? when - now : 0;  // no overflow for deadlines far in the past
+    }
     poll(timeout);
 
     if (virtual_clock_ && ready_.empty() && !timers_.empty())

@@ -78,6 +78,21 @@ TEST_CASE("a negative or zero delay runs on the next iteration, never inline") {
     CHECK(ran == 2);
 }
 
+TEST_CASE("extreme delays saturate: Duration::max() never fires, Duration::min() fires at once") {
+    bulb::EventLoop loop;
+    std::vector<int> order;
+    bulb::TimerHandle never = loop.call_later(bulb::Duration::max(), [&] { order.push_back(0); });
+    CHECK(never.when() > loop.time() + 24h * 365 * 100);
+    loop.call_later(bulb::Duration::min(), [&] { order.push_back(1); });
+    loop.call_at(bulb::TimePoint::min(), [&] { order.push_back(2); });
+    loop.call_later(2ms, [&] {
+        order.push_back(3);
+        loop.stop();
+    });
+    loop.run_forever();  // must neither hang on the far timer nor run it
+    CHECK(order == std::vector<int>{2, 1, 3});  // TimePoint::min() is the earliest deadline of all
+}
+
 TEST_CASE("a timer scheduled by a timer with no delay runs in the following iteration") {
     bulb::EventLoop loop;
     std::vector<int> order;
