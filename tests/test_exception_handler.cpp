@@ -103,6 +103,21 @@ TEST_CASE("a non-exception type thrown from a callback is contained") {
     CHECK_THROWS_AS(std::rethrow_exception(handler[0].exception), int);
 }
 
+TEST_CASE("a throwing future done callback is reported and the other done callbacks still run") {
+    bulb::EventLoop loop;
+    RecordingHandler handler(loop);
+    bulb::Future<int> f(loop);
+    std::vector<int> order;
+    f.add_done_callback([&] { order.push_back(1); });
+    f.add_done_callback([] { throw std::runtime_error("done callback broke"); });
+    f.add_done_callback([&] { order.push_back(3); });
+    f.set_result(0);
+    run_once(loop);
+    CHECK(order == std::vector<int>{1, 3});
+    REQUIRE(handler.size() == 1);
+    CHECK(handler[0].what == "done callback broke");
+}
+
 TEST_CASE("call_exception_handler reports a context given by the user") {
     bulb::EventLoop loop;
     RecordingHandler handler(loop);

@@ -67,6 +67,12 @@ TEST_CASE("the job runs on another thread and the future resolves on the loop th
     CHECK(callback_thread == loop_thread);
 }
 
+TEST_CASE("a job sees no running loop on its worker thread") {
+    bulb::EventLoop loop;
+    auto fut = loop.run_in_executor([] { return bulb::EventLoop::current() == nullptr; });
+    CHECK(loop.run_until_complete(fut));
+}
+
 TEST_CASE("a move-only result is moved out of the job") {
     bulb::EventLoop loop;
     auto fut = loop.run_in_executor([] { return std::make_unique<int>(5); });

@@ -163,6 +163,21 @@ TEST_CASE("a timer may cancel itself while it runs") {
     CHECK(token.use_count() == 1);
 }
 
+TEST_CASE("cancelling a timer that already ran is harmless") {
+    bulb::EventLoop loop;
+    int runs = 0;
+    bulb::TimerHandle t = loop.call_later(0ms, [&] { ++runs; });
+    run_once(loop);
+    CHECK(runs == 1);
+    t.cancel();
+    CHECK(t.cancelled());
+    std::vector<int> order;  // the loop's bookkeeping is unaffected
+    for (int i = 0; i < 3; ++i) loop.call_later(0ms, [&order, i] { order.push_back(i); });
+    run_once(loop);
+    CHECK(order == std::vector<int>{0, 1, 2});
+    CHECK(runs == 1);
+}
+
 TEST_CASE("the cancelled head of the heap does not hold back later timers") {
     bulb::EventLoop loop;
     bool ran = false;

@@ -269,6 +269,23 @@ TEST_CASE("a signal handler is called once per delivery and replaced by add_sign
     CHECK(loop.remove_signal_handler(SIGUSR2));
 }
 
+TEST_CASE("a signal handler may replace itself inside its own callback and the signal stays caught") {
+    bulb::EventLoop loop;
+    std::string log;
+    auto name = std::make_shared<std::string>("first");
+    loop.add_signal_handler(SIGUSR1, [&, name] {
+        loop.add_signal_handler(SIGUSR1, [&] { log += "second;"; });
+        log += *name + ";";
+    });
+    ::raise(SIGUSR1);
+    CHECK(run_until(loop, [&] { return !log.empty(); }));
+    CHECK(name.use_count() == 1);
+    ::raise(SIGUSR1);  // would kill the process if the disposition had been reset
+    CHECK(run_until(loop, [&] { return log.find("second") != std::string::npos; }));
+    CHECK(log == "first;second;");
+    CHECK(loop.remove_signal_handler(SIGUSR1));
+}
+
 TEST_CASE("remove_signal_handler restores the default disposition and reports what it removed") {
     bulb::EventLoop loop;
     CHECK_FALSE(loop.remove_signal_handler(SIGUSR1));
