@@ -2,11 +2,14 @@
 # The 'headers' test: each public header got its own translation unit at configure time (the
 # headers_self_contained library, part of the default build). This checks that the list is
 # still complete, i.e. no header was added since meson last configured.
-# usage: check_list.sh INCLUDE_DIR LIST_SCRIPT HEADER...
+# usage: check_list.sh LIST_SCRIPT INCLUDE_DIR... -- HEADER...
 set -euo pipefail
-include_dir=$1 list_script=$2
-shift 2
-current=$("$list_script" "$include_dir")
+list_script=$1
+shift
+dirs=()
+while [ "$1" != -- ]; do dirs+=("$1"); shift; done
+shift
+current=$("$list_script" "${dirs[@]}")
 configured=$(printf '%s\n' "$@" | LC_ALL=C sort)
 if [ "$current" != "$configured" ]; then
     echo "The public headers changed since meson configured the header check:"
