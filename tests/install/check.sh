@@ -7,12 +7,14 @@
 # and runs it against the installed libbulb.so. Also checks the SONAME (libbulb.so.MAJOR), that
 # no libevent flag leaks into bulb.pc and that no installed header includes libevent/OpenSSL.
 #
-# usage: check.sh MESON BUILDDIR CONSUMER_CPP VERSION
+# With PROTOCOLS_CONSUMER_CPP, libbulb-protocols gets the same treatment through bulb-protocols.pc.
+#
+# usage: check.sh MESON BUILDDIR CONSUMER_CPP VERSION [PROTOCOLS_CONSUMER_CPP]
 # env:   CONSUMER_CXX (default c++), CONSUMER_CXXFLAGS (e.g. the build's -fsanitize=...),
 #        KEEP_INSTALL_TMP=1 keeps the temporary tree.
 set -euo pipefail
 
-meson=$1 builddir=$2 consumer_src=$3 version=$4
+meson=$1 builddir=$2 consumer_src=$3 version=$4 protocols_src=${5:-}
 major=${version%%.*}
 cxx=${CONSUMER_CXX:-c++}
 read -r -a cxxflags <<<"${CONSUMER_CXXFLAGS:-}"
@@ -85,4 +87,22 @@ out=$(./consumer) || fail "the consumer exited with status $? (output: $out)"
 echo "output: $out"
 expected="bulb $version: order=0ab result=42"
 [ "$out" = "$expected" ] || fail "expected '$expected'"
+
+# --- libbulb-protocols: its own SONAME, and bulb-protocols.pc alone ---------------------------
+if [ -n "$protocols_src" ]; then
+    echo "== bulb-protocols"
+    [ -e "${pcs[0]%/*}/bulb-protocols.pc" ] || fail "bulb-protocols.pc is not installed beside bulb.pc"
+    soname=$(readelf -d "$libdir/libbulb-protocols.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    echo "SONAME: $soname"
+    [ "$soname" = "libbulb-protocols.so.$major" ] || fail "SONAME is '$soname', expected libbulb-protocols.so.$major"
+    flags=$(pkg-config --cflags --libs bulb-protocols) || fail "pkg-config cannot read bulb-protocols.pc"
+    echo "== $cxx -std=c++20 protocols_consumer.cpp ${cxxflags[*]} $flags"
+    cp "$protocols_src" protocols_consumer.cpp
+    # shellcheck disable=SC2086
+    "$cxx" -std=c++20 protocols_consumer.cpp "${cxxflags[@]}" $flags -o protocols_consumer \
+        || fail "the protocols consumer does not build"
+    out=$(./protocols_consumer) || fail "the protocols consumer exited with status $? (output: $out)"
+    echo "output: $out"
+    [ "$out" = "max_line_length=128" ] || fail "expected 'max_line_length=128'"
+fi
 echo "install test passed"
