@@ -338,11 +338,13 @@ std::byte* LoopImpl::read_buffer(std::size_t& size) {
 }
 
 void LoopImpl::close_resources() {
-    while (!servers_.empty()) servers_.front()->close_for_loop();
-    if (transports_.empty()) return;
-    // Abort what is still open and deliver every connection_lost before returning.
-    for (LoopResource* r = transports_.front(); r; r = ResourceList::next(r)) r->close_for_loop();
-    for (int rounds = 0; rounds < 100 && !transports_.empty(); ++rounds) {
+    // Servers and connects in progress first (no new connections), then abort what is still open
+    // and deliver every connection_lost before returning. Those callbacks may open more (a client
+    // reconnecting from connection_lost): repeat until nothing is left.
+    for (int rounds = 0; rounds < 100; ++rounds) {
+        while (!servers_.empty()) servers_.front()->close_for_loop();
+        if (transports_.empty()) return;
+        for (LoopResource* r = transports_.front(); r; r = ResourceList::next(r)) r->close_for_loop();
         stopping_ = true;
         run_forever();
     }

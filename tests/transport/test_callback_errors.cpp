@@ -183,4 +183,42 @@ TEST_CASE_FIXTURE(TransportFixture, "a BufferedProtocol whose get_buffer returns
     server.close();
 }
 
+TEST_CASE_FIXTURE(TransportFixture, "a server whose protocol factory fails drops that connection, reports it, and keeps serving") {
+    int made = 0;
+    auto set = recorders();
+    auto inner = recording_factory(set);
+    auto server = wait(loop.create_server(
+        [&]() -> std::unique_ptr<bulb::Protocol> {
+            ++made;
+            if (made == 1) throw std::runtime_error("factory boom");
+            if (made == 2) return nullptr;
+            return inner();
+        },
+        "127.0.0.1", 0));
+    Fd a = raw_connect(server.sockets()[0]);
+    Fd b = raw_connect(server.sockets()[0]);
+    REQUIRE(run_until([&] { return made == 2; }));
+    CHECK(read_to_end(a.get()).bytes == 0);  // closed at once
+    CHECK(read_to_end(b.get()).bytes == 0);
+    expect_reports(2);
+    REQUIRE(reports.size() == 2);
+    CHECK(reports[0].what == "factory boom");
+    Fd c = raw_connect(server.sockets()[0]);
+    REQUIRE(run_until([&] { return set->size() == 1; }));
+    c.reset();
+    REQUIRE(run_until([&] { return set->all[0]->is_lost(); }));
+    server.close();
+}
+
+TEST_CASE_FIXTURE(TransportFixture, "a client whose protocol factory fails gets the exception on its future and no socket is left") {
+    Fd listener = raw_listen("127.0.0.1");
+    auto f = settle(loop.create_connection([]() -> std::unique_ptr<bulb::Protocol> { throw std::runtime_error("no protocol"); },
+                                           "127.0.0.1", sockname(listener.get()).port()));
+    CHECK_THROWS_WITH_AS(f.result(), "no protocol", std::runtime_error);
+    auto g = settle(loop.create_connection([]() -> std::unique_ptr<bulb::Protocol> { return nullptr; }, "127.0.0.1",
+                                           sockname(listener.get()).port()));
+    CHECK_THROWS_AS(g.result(), std::invalid_argument);
+    CHECK(loop.transport_count() == 0);
+}
+
 }  // TEST_SUITE

@@ -260,4 +260,29 @@ TEST_CASE_FIXTURE(TransportFixture, "closing the loop with connections open deli
     CHECK_FALSE(server.is_serving());
 }
 
+TEST_CASE_FIXTURE(TransportFixture, "a client reconnecting from connection_lost while the loop closes leaves nothing open") {
+    auto server_side = recorders();
+    auto server = serve(server_side);
+    const auto addr = server.sockets()[0];
+    int reconnects = 0;
+    std::vector<bulb::Future<bulb::Connection>> attempts;
+    auto set = recorders();
+    set->setup = [&](Recorder& r) {
+        r.on_lost = [&](std::error_code) {  // an auto-reconnecting client
+            ++reconnects;
+            attempts.push_back(loop.create_connection(recording_factory(set), addr.host(), addr.port()));
+        };
+    };
+    auto conn = connect(set, server);
+    REQUIRE(run_until([&] { return server_side->count_made() == 1; }));
+    conn = {};
+    loop.close();
+    CHECK(reconnects >= 1);
+    CHECK(loop.transport_count() == 0);
+    for (auto& f : attempts) CHECK(f.done());
+    allow_reports();  // "unclosed transport" for each connection the close found
+    CHECK(reports_containing("unclosed transport") >= 2);
+    // The audit checks that no descriptor is left open.
+}
+
 }  // TEST_SUITE
