@@ -25,6 +25,8 @@ public:
     void start();
     void stop() noexcept;
     bool active() const noexcept { return active_; }
+    /// False for a default-constructed (or moved-from, or reset) watcher.
+    bool valid() const noexcept { return ev_ != nullptr; }
     /// Frees the event; a readiness already queued is dropped.
     void reset() noexcept;
 

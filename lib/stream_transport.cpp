@@ -31,10 +31,9 @@ StreamTransport* StreamTransport::create(LoopImpl& loop, int fd, std::unique_ptr
 
 StreamTransport::StreamTransport(LoopImpl& loop, int fd, std::unique_ptr<Protocol> protocol, ServerImpl* server)
     : loop_(loop), fd_(fd), protocol_(std::move(protocol)), server_(server) {
-    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get());
+    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get()) != nullptr;
     set_nodelay(fd_);
     read_watch_ = IoWatcher(loop_, fd_, EV_READ, [this] { on_readable(); });
-    write_watch_ = IoWatcher(loop_, fd_, EV_WRITE, [this] { on_writable(); });
     add_ref();  // the loop's reference, until connection_lost has returned
     loop_.transports_.push(this);
     if (server_) server_->attach(this);
@@ -75,10 +74,11 @@ void StreamTransport::on_readable() noexcept {
     if (closing_ || !reading_ || eof_received_) return;
     std::byte* buf;
     std::size_t cap;
-    if (buffered_) {
+    BufferedProtocol* const bp = buffered();
+    if (bp) {
         MutableByteView b;
         try {
-            b = buffered_->get_buffer(256 * 1024);
+            b = bp->get_buffer(256 * 1024);
         } catch (...) {
             callback_failed("Exception in protocol.get_buffer()");
             return;
@@ -96,12 +96,12 @@ void StreamTransport::on_readable() noexcept {
     ssize_t n = ::recv(fd_, buf, cap, 0);
     if (n > 0) {
         try {
-            if (buffered_)
-                buffered_->buffer_updated(static_cast<std::size_t>(n));
+            if (bp)
+                bp->buffer_updated(static_cast<std::size_t>(n));
             else
                 protocol_->data_received(ByteView(buf, static_cast<std::size_t>(n)));
         } catch (...) {
-            callback_failed(buffered_ ? "Exception in protocol.buffer_updated()" : "Exception in protocol.data_received()");
+            callback_failed(bp ? "Exception in protocol.buffer_updated()" : "Exception in protocol.data_received()");
         }
     } else if (n == 0) {
         on_eof();
@@ -144,7 +144,7 @@ void StreamTransport::write(ByteView data) {
         ++dropped_writes_;
         return;
     }
-    if (wbuf_.empty()) {
+    if (!write_pending()) {
         ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -167,7 +167,7 @@ void StreamTransport::writelines(std::span<const ByteView> buffers) {
     }
     std::size_t first = 0;
     std::size_t skip = 0;  // bytes of buffers[first] already sent
-    if (wbuf_.empty()) {
+    if (!write_pending()) {
         iovec iov[64];
         while (first < buffers.size()) {
             std::size_t count = 0;
@@ -199,49 +199,54 @@ void StreamTransport::writelines(std::span<const ByteView> buffers) {
         }
     }
     if (first >= buffers.size()) return;
-    bool was_empty = wbuf_.empty();
-    wbuf_.append(buffers[first].subspan(skip));
-    for (std::size_t i = first + 1; i < buffers.size(); ++i) wbuf_.append(buffers[i]);
-    if (was_empty && !wbuf_.empty()) {
-        try {
-            write_watch_.start();
-        } catch (const std::system_error& e) {
-            fatal_error(e.code());
-            return;
-        }
-    }
+    WriteSide& w = write_side();
+    bool was_empty = w.buf.empty();
+    w.buf.append(buffers[first].subspan(skip));
+    for (std::size_t i = first + 1; i < buffers.size(); ++i) w.buf.append(buffers[i]);
+    if (was_empty && !w.buf.empty() && !start_write_watch()) return;
     maybe_pause_protocol();
 }
 
 void StreamTransport::buffer_rest(ByteView rest) {
-    bool was_empty = wbuf_.empty();
-    wbuf_.append(rest);
-    if (was_empty) {
-        try {
-            write_watch_.start();
-        } catch (const std::system_error& e) {
-            fatal_error(e.code());
-            return;
-        }
-    }
+    WriteSide& w = write_side();
+    bool was_empty = w.buf.empty();
+    w.buf.append(rest);
+    if (was_empty && !start_write_watch()) return;
     maybe_pause_protocol();
 }
 
+StreamTransport::WriteSide& StreamTransport::write_side() {
+    if (!w_) w_ = std::make_unique<WriteSide>();
+    return *w_;
+}
+
+bool StreamTransport::start_write_watch() noexcept {
+    try {
+        if (!w_->watch.valid()) w_->watch = IoWatcher(loop_, fd_, EV_WRITE, [this] { on_writable(); });
+        w_->watch.start();
+        return true;
+    } catch (const std::system_error& e) {
+        fatal_error(e.code());
+        return false;
+    }
+}
+
 void StreamTransport::on_writable() noexcept {
-    if (fd_ < 0 || wbuf_.empty()) {
-        write_watch_.stop();
+    if (fd_ < 0 || !write_pending()) {
+        if (w_) w_->watch.stop();
         return;
     }
-    ByteView pending = wbuf_.view();
+    WriteBuffer& wbuf = w_->buf;
+    ByteView pending = wbuf.view();
     ssize_t n = ::send(fd_, pending.data(), pending.size(), MSG_NOSIGNAL);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fatal_error(last_error());
         return;
     }
-    wbuf_.consume(static_cast<std::size_t>(n));
+    wbuf.consume(static_cast<std::size_t>(n));
     maybe_resume_protocol();
-    if (!wbuf_.empty() || lost_scheduled_) return;
-    write_watch_.stop();
+    if (!w_->buf.empty() || lost_scheduled_) return;
+    w_->watch.stop();
     if (closing_) {
         schedule_connection_lost({});
     } else if (eof_requested_ && !eof_sent_) {
@@ -253,7 +258,7 @@ void StreamTransport::on_writable() noexcept {
 void StreamTransport::write_eof() {
     if (closing_ || eof_requested_) return;
     eof_requested_ = true;
-    if (wbuf_.empty()) {
+    if (!write_pending()) {
         eof_sent_ = true;
         ::shutdown(fd_, SHUT_WR);
     }
@@ -265,13 +270,13 @@ void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, s
     std::size_t h = high ? *high : (low ? 4 * *low : 64 * 1024);
     std::size_t l = low ? *low : h / 4;
     if (h < l) throw std::invalid_argument("set_write_buffer_limits: high must be >= low");
-    limits_ = {h, l};
+    write_side().limits = {h, l};
     maybe_pause_protocol();
     maybe_resume_protocol();
 }
 
 void StreamTransport::maybe_pause_protocol() noexcept {
-    if (writing_paused_ || wbuf_.size() <= limits_.high || !protocol_) return;
+    if (writing_paused_ || !w_ || w_->buf.size() <= w_->limits.high || !protocol_) return;
     writing_paused_ = true;
     try {
         protocol_->pause_writing();
@@ -281,7 +286,7 @@ void StreamTransport::maybe_pause_protocol() noexcept {
 }
 
 void StreamTransport::maybe_resume_protocol() noexcept {
-    if (!writing_paused_ || wbuf_.size() > limits_.low || lost_scheduled_) return;
+    if (!writing_paused_ || (w_ && w_->buf.size() > w_->limits.low) || lost_scheduled_) return;
     writing_paused_ = false;
     try {
         protocol_->resume_writing();
@@ -296,7 +301,7 @@ void StreamTransport::close() {
     if (closing_) return;
     closing_ = true;
     read_watch_.stop();
-    if (wbuf_.empty()) schedule_connection_lost({});
+    if (!write_pending()) schedule_connection_lost({});
 }
 
 void StreamTransport::abort() { force_close({}, true); }
@@ -318,8 +323,10 @@ void StreamTransport::force_close(std::error_code ec, bool reset) noexcept {
     if (lost_scheduled_) return;
     closing_ = true;
     read_watch_.stop();
-    write_watch_.stop();
-    wbuf_.clear();
+    if (w_) {
+        w_->watch.stop();
+        w_->buf.clear();
+    }
     if (reset && fd_ >= 0) {
         linger lg{1, 0};  // the peer sees RST, not FIN
         setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -343,11 +350,11 @@ void StreamTransport::call_connection_lost(std::error_code ec) noexcept {
         loop_.call_exception_handler({"Exception in protocol.connection_lost()", std::current_exception(), this});
     }
     read_watch_.reset();
-    write_watch_.reset();
+    if (w_) w_->watch.reset();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     protocol_.reset();
-    buffered_ = nullptr;
+    buffered_ = false;
     loop_.transports_.remove(this);
     if (ServerImpl* s = std::exchange(server_, nullptr)) s->detach(this);
     release_ref();  // the loop's reference: may destroy this
@@ -361,7 +368,7 @@ SocketAddress StreamTransport::get_sockname() const { return fd_ >= 0 ? local_ad
 std::unique_ptr<Protocol> StreamTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
     std::swap(protocol, protocol_);
-    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get());
+    buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get()) != nullptr;
     return protocol;
 }
 
