@@ -210,6 +210,9 @@ void LoopImpl::run_once() {
     const std::int64_t end = now_ns();
     while (!timers_.empty() && timers_.front().when <= end) {
         CallbackNode* node = timers_.front().node;
+        // With many timers the node is a cache miss (they are due in no memory order): start
+        // fetching it now so the miss overlaps with the heap's own during pop_timer().
+        __builtin_prefetch(node, 1);
         pop_timer();
         node->loop = nullptr;
         if (node->cancelled) {
