@@ -221,6 +221,45 @@ TEST_CASE("cancelling the task awaiting gather cancels every child and waits for
                                           "gather: enough"});
 }
 
+TEST_CASE("a gather scheduled as its own task is cancelled through its future") {
+    bulb::EventLoop loop(virtual_clock());
+    bool a_cancelled = false;
+    bool b_cancelled = false;
+    auto f = bulb::create_task(loop, bulb::gather(sleeper(1h, &a_cancelled), sleeper(1h, &b_cancelled)));
+    loop.call_later(1s, [f]() mutable { f.cancel(); });
+    CHECK_THROWS_AS(loop.run_until_complete(f), bulb::CancelledError);
+    CHECK(a_cancelled);
+    CHECK(b_cancelled);
+}
+
+TEST_CASE("cancelling gather again passes the new cancellation on to its children") {
+    bulb::EventLoop loop(virtual_clock());
+    std::vector<std::string> log;
+    auto child = [&](std::string name) -> bulb::Task<int> {
+        try {
+            co_await bulb::sleep(1h);
+        } catch (const bulb::CancelledError&) {
+            log.push_back(name + " ignores the first cancel");
+        }
+        try {
+            co_await bulb::sleep(1h);
+        } catch (const bulb::CancelledError&) {
+            log.push_back(name + " cancelled again");
+            throw;
+        }
+        co_return 1;
+    };
+    auto main_task = [&]() -> bulb::Task<> { co_await bulb::gather(child("a"), child("b")); };
+    auto f = bulb::create_task(loop, main_task());
+    auto start = loop.time();
+    loop.call_later(1s, [f]() mutable { f.cancel(); });
+    loop.call_later(2s, [f]() mutable { f.cancel(); });
+    CHECK_THROWS_AS(loop.run_until_complete(f), bulb::CancelledError);
+    CHECK(log == std::vector<std::string>{"a ignores the first cancel", "b ignores the first cancel",
+                                          "a cancelled again", "b cancelled again"});
+    CHECK(seconds_since(loop, start) == doctest::Approx(2.0).epsilon(0.01));
+}
+
 TEST_CASE("wait_for around gather times out and cancels the children") {
     bulb::EventLoop loop(virtual_clock());
     bool a_cancelled = false;

@@ -99,6 +99,18 @@ TEST_CASE("wait with a timeout returns the pending futures without cancelling th
     CHECK(loop.run_until_complete(fs[1]) == 1);
 }
 
+TEST_CASE("wait with only a timeout waits for all until the deadline") {
+    bulb::EventLoop loop(virtual_clock());
+    auto fs = timed_futures(loop, {10, 20, 5000});
+    auto main_task = [&]() -> bulb::Task<std::size_t> {
+        auto [done, pending] = co_await bulb::wait(fs, 1s);
+        CHECK(pending.size() == 1);
+        co_return done.size();
+    };
+    CHECK(run(loop, main_task()) == 2);
+    fs[2].cancel();
+}
+
 TEST_CASE("wait of an empty set throws std::invalid_argument") {
     bulb::EventLoop loop;
     auto main_task = []() -> bulb::Task<> { co_await bulb::wait(std::vector<bulb::Future<int>>{}); };

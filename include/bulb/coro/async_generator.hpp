@@ -36,6 +36,7 @@ public:
     struct promise_type;
     using handle_type = std::coroutine_handle<promise_type>;
 
+    /// The coroutine machinery: holds the value being handed over and any escaping exception.
     struct promise_type {
         std::optional<T> value;
         std::exception_ptr exception;

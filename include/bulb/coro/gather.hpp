@@ -268,9 +268,10 @@ Task<std::tuple<gather_value_t<A>...>> gather_tuple(A... inputs) {
 
 /// Runs every argument concurrently and returns their results as a tuple, in argument order
 /// (void results as std::monostate). Each Task<T> becomes a task of its own (create_task) when
-/// the returned task starts; Future<T>s are awaited as they are. The first child to fail (an
-/// exception or a cancellation) cancels the others; once all have finished, its exception is
-/// rethrown. Tasks must be passed as rvalues.
+/// the returned task starts; Future<T>s are awaited as they are (a copyable result is copied out,
+/// a move-only one moved). The first child to fail (an exception or a cancellation) cancels the
+/// others, futures included; once all have finished, its exception is rethrown. Tasks must be
+/// passed as rvalues.
 /// Cancel safety: cancelling the gather cancels every child still running, waits for all of them
 /// to finish, then throws CancelledError; nothing is left running.
 template <class... A>

@@ -46,7 +46,8 @@ public:
     template <class T>
     Future<T> create_task(Task<T> task);
 
-    /// Awaitable returned by wait().
+    /// Awaitable returned by wait(): ready once no child runs; resumes by rethrowing the first
+    /// child error or the waiter's own CancelledError.
     class WaitAwaiter {
     public:
         explicit WaitAwaiter(TaskGroup& g) noexcept : g_(&g) {}

@@ -6,6 +6,7 @@
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/task.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -77,6 +78,14 @@ Task<WaitResult<T>> wait(std::vector<Future<T>> futures, ReturnWhen return_when 
     WaitResult<T> result;
     for (auto& f : futures) (f.done() ? result.done : result.pending).push_back(std::move(f));
     co_return result;
+}
+
+/// wait() with a time limit and ALL_COMPLETED by default: `co_await wait(futures, 5s)`.
+/// Cancel safety: as the other overload.
+template <class T, class Rep, class Period>
+Task<WaitResult<T>> wait(std::vector<Future<T>> futures, std::chrono::duration<Rep, Period> timeout,
+                         ReturnWhen return_when = ReturnWhen::all_completed) {
+    return wait(std::move(futures), return_when, std::chrono::duration_cast<Duration>(timeout));
 }
 
 }  // namespace bulb
