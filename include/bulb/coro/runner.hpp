@@ -6,8 +6,9 @@
 /// How a task runs: the runner resumes the innermost suspended frame from the ready queue.
 /// An awaitable that suspends registers itself with TaskRunner::current() (suspend()), and wakes
 /// the task later with schedule_step() or by calling step() from a loop callback. Frames awaited
-/// inline (Task<T>, AsyncGenerator<T>) hand control over by symmetric transfer, so one task is one
-/// runner no matter how deep its call chain is.
+/// inline (Task<T>, AsyncGenerator<T>) run inside the awaiting frame's step (resumed by a call,
+/// handing back by symmetric transfer after a trip through the loop), so one task is one runner
+/// no matter how deep its call chain is.
 #pragma once
 
 #include <bulb/loop.hpp>
