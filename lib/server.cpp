@@ -142,7 +142,9 @@ void ServerImpl::close() {
             ::unlink(unix_path_.c_str());
     }
     loop_.servers_.remove(this);
-    if (serving_forever_ && !serving_forever_->done()) serving_forever_->cancel();
+    // Drop our handle before cancelling: its done callback holds this server, and if the loop
+    // closes before that callback runs, a server holding the future would be a leaked cycle.
+    if (auto forever = std::exchange(serving_forever_, std::nullopt); forever && !forever->done()) forever->cancel();
     maybe_wake_closed();
     release_ref();  // the listening reference
 }

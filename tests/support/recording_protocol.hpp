@@ -34,6 +34,7 @@ public:
     bulb::Transport* transport = nullptr;  // from connection_made (identity only)
     int made = 0, eofs = 0, lost = 0, pauses = 0, resumes = 0;
     std::size_t data_calls = 0;
+    std::size_t get_buffer_calls = 0;  // BufferedProtocol
     std::size_t bytes = 0;
     std::string data;  // the bytes received, while keep_data is true
     std::error_code lost_ec;
@@ -194,7 +195,7 @@ public:
     bulb::MutableByteView get_buffer(std::size_t size_hint) override {
         if (r_->state != Recorder::State::made) r_->violate("get_buffer outside the made state");
         if (size_hint == 0) r_->violate("get_buffer with a zero size hint");
-        ++get_buffer_calls;
+        ++r_->get_buffer_calls;
         if (r_->on_get_buffer) r_->on_get_buffer();
         return {buf_.data(), buf_.size()};
     }
@@ -222,8 +223,6 @@ public:
         r_->record_resume();
         if (r_->on_resume) r_->on_resume();
     }
-    std::size_t get_buffer_calls = 0;
-
 private:
     RecorderPtr r_;
     std::vector<std::byte> buf_;

@@ -49,7 +49,7 @@ struct Node {
 
 void set(const std::string& name, std::vector<std::string> hosts, std::chrono::milliseconds delay) {
     std::lock_guard lock(mu);
-    table()[name] = Entry{std::move(hosts), delay};
+    table()[name] = Entry{std::move(hosts), delay, 0, {}};
 }
 
 void reset() {

@@ -233,7 +233,13 @@ TEST_CASE_FIXTURE(TransportFixture, "a producer honouring pause_writing pushes 1
     CHECK(peak_buffer <= 64 * 1024 + producer.chunk);
     const std::size_t growth = peak > baseline ? peak - baseline : 0;
     MESSAGE("RSS growth while pushing 1 GiB: ", growth / 1024, " KiB; peak write buffer ", peak_buffer / 1024, " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed blocks resident (up to 256 MiB by default): only a loose
+    // bound is meaningful there; unbounded buffering would still show as ~1 GiB.
+    CHECK(growth < 64u * 1024 * 1024);
+#else
     CHECK(growth < 4u * 1024 * 1024);
+#endif
 }
 
 }  // TEST_SUITE

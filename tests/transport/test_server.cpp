@@ -289,4 +289,35 @@ TEST_CASE_FIXTURE(TransportFixture, "create_server fails with the OS error on a 
     }
 }
 
+TEST_CASE_FIXTURE(TransportFixture, "a server serving forever when the loop closes is closed and freed") {
+    auto token = std::make_shared<int>(0);  // lives in the server's protocol factory
+    auto set = recorders();
+    auto inner = recording_factory(set);
+    {
+        auto server = wait(loop.create_server([token, f = std::move(inner)]() mutable { return f(); }, "127.0.0.1", 0));
+        auto forever = server.serve_forever();
+        Fd c = raw_connect(server.sockets()[0]);
+        REQUIRE(run_until([&] { return set->size() == 1; }));
+        c.reset();
+        REQUIRE(run_until([&] { return set->count_lost() == 1; }));
+        CHECK(token.use_count() == 2);
+        loop.close();  // closes the server, cancels serve_forever
+        CHECK(forever.cancelled());
+        CHECK_FALSE(server.is_serving());
+    }
+    CHECK(token.use_count() == 1);  // the server (and its factory) are gone
+}
+
+TEST_CASE_FIXTURE(TransportFixture, "a server closed just before the loop closes is freed even if serve_forever's callback never ran") {
+    auto token = std::make_shared<int>(0);
+    {
+        auto server = wait(loop.create_server([token]() -> std::unique_ptr<bulb::Protocol> { return nullptr; }, "127.0.0.1", 0));
+        auto forever = server.serve_forever();
+        server.close();
+        CHECK(forever.cancelled());
+        loop.close();  // the loop never ran the cancelled future's callbacks
+    }
+    CHECK(token.use_count() == 1);
+}
+
 }  // TEST_SUITE
