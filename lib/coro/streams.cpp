@@ -199,31 +199,71 @@ struct ServerFactory {
 
 }  // namespace
 
-Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options) {
+// The public functions are plain functions that move their arguments to the heap before a
+// coroutine starts: GCC 12 miscopies aggregate temporaries (such as StreamOptions{...}) into
+// coroutine frames, so option structs never become coroutine parameters.
+namespace {
+
+struct Endpoint {
+    std::optional<std::string> host;  // or the Unix path
+    std::uint16_t port;
+    StreamOptions options;
+    bool unix_socket;
+};
+
+Task<StreamPair> connect_task(std::unique_ptr<Endpoint> e) {
     EventLoop& loop = get_running_loop();
-    Connection c = co_await loop.create_connection(client_factory(loop, options.limit), std::move(host), port,
-                                                   options.connect);
+    auto factory = client_factory(loop, e->options.limit);
+    // One co_await on a named future: GCC 12 mishandles temporaries around co_await in ?: operands.
+    Future<Connection> connecting =
+        e->unix_socket ? loop.create_unix_connection(std::move(factory), *e->host, e->options.connect)
+                       : loop.create_connection(std::move(factory), *e->host, e->port, e->options.connect);
+    Connection c = co_await connecting;
     co_return pair_of(c);
 }
 
-Task<StreamPair> open_unix_connection(std::string path, StreamOptions options) {
+Task<Server> serve_task(std::unique_ptr<Endpoint> e, std::shared_ptr<ClientConnected> cb) {
     EventLoop& loop = get_running_loop();
-    Connection c = co_await loop.create_unix_connection(client_factory(loop, options.limit), std::move(path),
-                                                        options.connect);
-    co_return pair_of(c);
+    ServerFactory factory{&loop, e->options.limit, std::move(cb)};
+    Future<Server> serving = e->unix_socket ? loop.create_unix_server(factory, *e->host, e->options.server)
+                                            : loop.create_server(factory, e->host, e->port, e->options.server);
+    Server server = co_await serving;
+    co_return server;
+}
+
+}  // namespace
+
+Task<StreamPair> open_connection(std::string host, std::uint16_t port) {
+    return open_connection(std::move(host), port, StreamOptions{});
+}
+
+Task<StreamPair> open_unix_connection(std::string path) { return open_unix_connection(std::move(path), StreamOptions{}); }
+
+Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host, std::uint16_t port) {
+    return start_server(std::move(client_connected), std::move(host), port, StreamOptions{});
+}
+
+Task<Server> start_unix_server(ClientConnected client_connected, std::string path) {
+    return start_unix_server(std::move(client_connected), std::move(path), StreamOptions{});
+}
+
+Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options) {
+    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(host), port, std::move(options), false}));
+}
+
+Task<StreamPair> open_unix_connection(std::string path, StreamOptions options) {
+    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(path), 0, std::move(options), true}));
 }
 
 Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host, std::uint16_t port,
                           StreamOptions options) {
-    EventLoop& loop = get_running_loop();
-    ServerFactory factory{&loop, options.limit, std::make_shared<ClientConnected>(std::move(client_connected))};
-    co_return co_await loop.create_server(factory, std::move(host), port, options.server);
+    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(host), port, std::move(options), false}),
+                      std::make_shared<ClientConnected>(std::move(client_connected)));
 }
 
 Task<Server> start_unix_server(ClientConnected client_connected, std::string path, StreamOptions options) {
-    EventLoop& loop = get_running_loop();
-    ServerFactory factory{&loop, options.limit, std::make_shared<ClientConnected>(std::move(client_connected))};
-    co_return co_await loop.create_unix_server(factory, std::move(path), options.server);
+    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(path), 0, std::move(options), true}),
+                      std::make_shared<ClientConnected>(std::move(client_connected)));
 }
 
 }  // namespace bulb

@@ -34,16 +34,25 @@ using StreamPair = std::pair<StreamReader, StreamWriter>;
 /// What start_server calls for each connection, as a new task.
 using ClientConnected = UniqueFunction<Task<void>(StreamReader, StreamWriter)>;
 
+// No option argument has a default: with GCC 12 a braced or defaulted option struct inside a
+// co_await expression is copied bitwise and destroyed twice (a compiler bug). Name the options in
+// a variable first (`bulb::StreamOptions o{...}; co_await bulb::open_connection(h, p, o);`), or
+// use the overloads without options.
+
 /// Connects to host:port and returns the reader and writer (on the running loop).
-BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options = {});
+BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port);
+BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options);
 /// Connects to a Unix socket.
-BULB_API Task<StreamPair> open_unix_connection(std::string path, StreamOptions options = {});
+BULB_API Task<StreamPair> open_unix_connection(std::string path);
+BULB_API Task<StreamPair> open_unix_connection(std::string path, StreamOptions options);
 /// Serves host:port: each connection runs `client_connected(reader, writer)` as its own task.
 /// An exception escaping it goes to the exception handler and the connection is closed.
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
-                                   std::uint16_t port, StreamOptions options = {});
+                                   std::uint16_t port);
+BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
+                                   std::uint16_t port, StreamOptions options);
 /// Serves a Unix socket path.
-BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path,
-                                        StreamOptions options = {});
+BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path);
+BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path, StreamOptions options);
 
 }  // namespace bulb
