@@ -1,0 +1,447 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Drives a chat server (examples/chat_server or chat_server_callbacks) with real peers.
+
+usage: check_chat.py CHAT_SERVER CHAT_CLIENT [TEST...]
+
+Tests: commands, long_line, slow, client, socat (all when none is named). Raw-socket clients
+check every protocol line; chat_client and socat are driven with piped stdin; the slow test has
+20 clients, one of which never reads, exchanging 10,000 messages while the server's RSS stays
+bounded. A server must exit 0 on SIGTERM and write nothing to stderr (so sanitizer reports fail).
+"""
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LISTENING = re.compile(r"^chat server listening on (.+):(\d+)$")
+TIMEOUT = 10.0
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise CheckFailed(what)
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+class Server:
+    def __init__(self, exe, *args):
+        self.errfile = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([exe, "--port", "0", *args], stdout=subprocess.PIPE,
+                                     stderr=self.errfile, text=True)
+        line = self.proc.stdout.readline().strip()
+        m = LISTENING.match(line)
+        check(m is not None, f"server announced {line!r}")
+        self.port = int(m.group(2))
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise CheckFailed("server did not exit on SIGTERM")
+        self.errfile.seek(0)
+        err = self.errfile.read().decode(errors="replace")
+        check(rc == 0, f"server exited {rc}; stderr: {err}")
+        check(err == "", f"server wrote to stderr: {err}")
+
+
+class Client:
+    """A raw-socket client reading lines with a timeout."""
+
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+        self.eof = False
+
+    def send(self, text):
+        self.sock.sendall(text.encode())
+
+    def line(self, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            left = deadline - time.monotonic()
+            check(left > 0, f"no line in {timeout} s (buffered {self.buf[:200]!r})")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.eof = True
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def expect(self, want, timeout=TIMEOUT):
+        got = self.line(timeout)
+        check(got == want, f"expected {want!r}, got {got!r}")
+
+    def expect_eof(self, timeout=TIMEOUT):
+        got = self.line(timeout)
+        check(got is None, f"expected the connection to close, got {got!r}")
+
+    def expect_silence(self, seconds=0.3):
+        self.sock.settimeout(seconds)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        check(False, f"unexpected data {data!r}")
+
+    def close(self):
+        self.sock.close()
+
+
+def login(port, nick, others=(), motd=None):
+    c = Client(port)
+    if motd:
+        c.expect("*** " + motd)
+    c.expect("*** Welcome! Choose a nickname:")
+    c.send(nick + "\n")
+    c.expect(f"*** you are {nick}; commands: /nick NAME, /list, /me ACTION, /quit")
+    for o in others:
+        o.expect(f"*** {nick} joined")
+    return c
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+def test_commands(exe, client_exe):
+    motd = "hello from the test"
+    srv = Server(exe, "--motd", motd)
+    try:
+        a = login(srv.port, "alice", motd=motd)
+        b = Client(srv.port)
+        b.expect("*** " + motd)
+        b.expect("*** Welcome! Choose a nickname:")
+        b.send("bad nick!\n")
+        b.expect("*** invalid nickname (1-32 letters, digits, _ or -), try again:")
+        b.send("alice\n")
+        b.expect("*** nickname taken, try again:")
+        b.send("bob\r\n")  # CRLF accepted
+        b.expect("*** you are bob; commands: /nick NAME, /list, /me ACTION, /quit")
+        a.expect("*** bob joined")
+        c = login(srv.port, "carol", [a, b], motd=motd)
+
+        a.send("hi all\n")
+        b.expect("alice: hi all")
+        c.expect("alice: hi all")
+        a.expect_silence()  # no echo to the sender
+
+        b.send("/list\n")
+        b.expect("*** users: alice, bob, carol")
+        b.send("/me waves\n")
+        a.expect("* bob waves")
+        c.expect("* bob waves")
+        b.expect_silence()
+
+        c.send("/nick dave\n")
+        for x in (a, b, c):
+            x.expect("*** carol is now known as dave")
+        c.send("/nick alice\n")
+        c.expect("*** nickname taken")
+        c.send("/nick no way\n")
+        c.expect("*** invalid nickname")
+        c.send("/frobnicate\n")
+        c.expect("*** unknown command /frobnicate")
+        a.send("/list\n")
+        a.expect("*** users: alice, bob, dave")
+        c.send("after rename\n")
+        a.expect("dave: after rename")
+        b.expect("dave: after rename")
+
+        b.send("/quit\n")
+        b.expect("*** bye")
+        b.expect_eof()
+        a.expect("*** bob left")
+        c.expect("*** bob left")
+        c.close()  # EOF without /quit
+        a.expect("*** dave left")
+        a.send("/list\n")
+        a.expect("*** users: alice")
+        # the nickname of someone who left is free again
+        login(srv.port, "bob", [a], motd=motd).close()
+        a.expect("*** bob left")
+        a.close()
+    finally:
+        srv.stop()
+
+
+def test_long_line(exe, client_exe):
+    srv = Server(exe, "--max-line", "100")
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        a.send("x" * 100 + "\n")  # exactly the limit: fine
+        b.expect("alice: " + "x" * 100)
+        a.send("y" * 101 + "\n")
+        a.expect("*** line too long (max 100 bytes)")
+        a.send("z" * 5000 + "\nstill here\n")
+        a.expect("*** line too long (max 100 bytes)")
+        b.expect("alice: still here")  # the connection survived; nothing of the long lines leaked
+        a.send("/list\n")
+        a.expect("*** users: alice, bob")
+        b.expect_silence()
+        a.close()
+        b.expect("*** alice left")
+        b.close()
+    finally:
+        srv.stop()
+
+
+def test_slow(exe, client_exe, clients=20, total=10000, window=200):
+    srv = Server(exe, "--max-backlog", "1000")
+    try:
+        time.sleep(0.1)
+        base_rss = srv.rss_kib()
+        start = time.monotonic()
+        stalled = Client(srv.port, rcvbuf=4096)
+        stalled.expect("*** Welcome! Choose a nickname:")
+        stalled.send("stalled\n")
+        stalled.expect("*** you are stalled; commands: /nick NAME, /list, /me ACTION, /quit")
+        readers = []
+        for i in range(clients - 1):
+            readers.append(login(srv.port, f"r{i}", readers))
+        # From now on the stalled client reads nothing at all.
+        pad = "p" * 300  # ~3 MB for the stalled client: far beyond any socket buffers
+        sel = selectors.DefaultSelector()
+        state = {}
+        for i, r in enumerate(readers):
+            r.sock.setblocking(False)
+            state[r] = {"i": i, "out": b"", "buf": b"", "got": {}, "left": 0, "other": [], "recv": 0}
+            sel.register(r.sock, selectors.EVENT_READ, r)
+        sent = 0
+        next_seq = [0] * len(readers)
+        max_rss = base_rss
+        last_rss = 0.0
+        while True:
+            done = done_min(state, sent)
+            if sent == total and all(st["recv"] == total - st["mine"] for st in state.values()):
+                break
+            # Send while fewer than `window` messages are still in flight to the slowest reader.
+            while sent < total and sent - done < window:
+                i = sent % len(readers)
+                r = readers[i]
+                state[r]["out"] += f"{next_seq[i]} {pad}\n".encode()
+                next_seq[i] += 1
+                sent += 1
+                if sent == total:
+                    for st in state.values():
+                        st["mine"] = next_seq[st["i"]]
+            for r, st in state.items():
+                if st["out"]:
+                    try:
+                        n = r.sock.send(st["out"])
+                        st["out"] = st["out"][n:]
+                    except BlockingIOError:
+                        pass
+            for key, _ in sel.select(timeout=0.05):
+                r = key.data
+                st = state[r]
+                try:
+                    data = r.sock.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                check(data, f"reader r{st['i']} was disconnected")
+                st["buf"] += data
+                *lines, st["buf"] = st["buf"].split(b"\n")
+                for raw in lines:
+                    line = raw.decode()
+                    if line.startswith("*** "):
+                        st["other"].append(line)
+                        continue
+                    nick, _, text = line.partition(": ")
+                    seq, _, p = text.partition(" ")
+                    check(nick.startswith("r") and p == pad, f"r{st['i']} got {line[:80]!r}")
+                    want = st["got"].get(nick, 0)
+                    check(int(seq) == want, f"r{st['i']} got {nick}'s message {seq}, expected {want}")
+                    st["got"][nick] = want + 1
+                    st["recv"] += 1
+            now = time.monotonic()
+            if now - last_rss > 0.1:
+                max_rss = max(max_rss, srv.rss_kib())
+                last_rss = now
+            check(now - start < 60, f"slow test still running after 60 s ({sent} sent, slowest reader got {done})")
+        elapsed = time.monotonic() - start
+        max_rss = max(max_rss, srv.rss_kib())
+        for r, st in state.items():
+            check(st["other"] == ["*** stalled left (too slow)"],
+                  f"r{st['i']} notices: {st['other']}")
+            for j, n in enumerate(next_seq):
+                if j != st["i"]:
+                    check(st["got"].get(f"r{j}") == n, f"r{st['i']} got {st['got'].get(f'r{j}')} of r{j}'s {n}")
+        # The stalled client was cut off: after what the kernel holds, its connection ends.
+        stalled.sock.settimeout(TIMEOUT)
+        received = b""
+        while True:
+            try:
+                data = stalled.sock.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            received += data
+        check(len(received) < len(pad) * total // 2, f"the stalled client received {len(received)} bytes")
+        growth = (max_rss - base_rss) / 1024
+        log(f"  {total} messages to {len(readers)} readers in {elapsed:.1f} s; RSS {base_rss // 1024} MiB "
+            f"-> max {max_rss // 1024} MiB (+{growth:.1f} MiB); stalled client got {len(received)} bytes")
+        check(growth < 64, f"server RSS grew by {growth:.1f} MiB")
+        a = login(srv.port, "after", readers)  # the server still works
+        a.send("/list\n")
+        a.expect("*** users: " + ", ".join([f"r{i}" for i in range(len(readers))] + ["after"]))
+        for r in readers:
+            r.close()
+        a.close()
+        stalled.close()
+    finally:
+        srv.stop()
+
+
+def done_min(state, sent):
+    """Messages the slowest reader has received, counting its own as received."""
+    best = sent
+    for st in state.values():
+        own = (sent + len(state) - 1 - st["i"]) // len(state)  # its own messages among the first `sent`
+        best = min(best, st["recv"] + own)
+    return best
+
+
+def run_chat_client(client_exe, port, stdin_text, as_file):
+    if as_file:
+        with tempfile.TemporaryFile() as f:
+            f.write(stdin_text.encode())
+            f.seek(0)
+            p = subprocess.run([client_exe, "--port", str(port)], stdin=f, capture_output=True, timeout=30)
+    else:
+        p = subprocess.run([client_exe, "--port", str(port)], input=stdin_text.encode(),
+                           capture_output=True, timeout=30)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_client(exe, client_exe):
+    srv = Server(exe, "--motd", "motd!")
+    try:
+        bob = login(srv.port, "bob", motd="motd!")
+        for as_file in (False, True):
+            nick = "alice_file" if as_file else "alice"
+            rc, out, err = run_chat_client(client_exe, srv.port, f"{nick}\nhello\n/me smiles\n/list\n/quit\n", as_file)
+            check(rc == 0 and err == "", f"chat_client exited {rc}, stderr {err!r}")
+            want = ["*** motd!", "*** Welcome! Choose a nickname:",
+                    f"*** you are {nick}; commands: /nick NAME, /list, /me ACTION, /quit",
+                    f"*** users: bob, {nick}", "*** bye"]
+            check(out.splitlines() == want, f"chat_client printed {out!r}")
+            for line in (f"*** {nick} joined", f"{nick}: hello", f"* {nick} smiles", f"*** {nick} left"):
+                bob.expect(line)
+        # stdin EOF without /quit: the client leaves, the server sees it go
+        rc, out, err = run_chat_client(client_exe, srv.port, "eve\nbye now\n", False)
+        check(rc == 0 and err == "", f"chat_client exited {rc}, stderr {err!r}")
+        bob.expect("*** eve joined")
+        bob.expect("eve: bye now")
+        bob.expect("*** eve left")
+        # chat_client prints what others say, and exits when the server closes
+        p = subprocess.Popen([client_exe, "--port", str(srv.port)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdin.write(b"frank\n")
+        p.stdin.flush()
+        bob.expect("*** frank joined")
+        bob.send("to frank\n")
+        time.sleep(0.3)
+        srv.stop()
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise CheckFailed("chat_client did not exit when the server closed")
+        check(p.returncode == 0 and err == b"", f"chat_client exited {p.returncode}, stderr {err!r}")
+        check("bob: to frank" in out.decode().splitlines(), f"chat_client printed {out!r}")
+        bob.close()
+        # no server: an error, exit 1
+        rc, out, err = run_chat_client(client_exe, srv.port, "x\n", False)
+        check(rc == 1 and "chat_client:" in err, f"chat_client without a server exited {rc}, stderr {err!r}")
+    finally:
+        srv.stop()
+
+
+def test_socat(exe, client_exe):
+    srv = Server(exe)
+    try:
+        bob = login(srv.port, "bob")
+        tools = []
+        if shutil.which("socat"):
+            tools.append(("socat", ["socat", "-", f"TCP:127.0.0.1:{srv.port}"]))
+        if shutil.which("nc"):
+            tools.append(("nc", ["nc", "-q", "5", "127.0.0.1", str(srv.port)]))
+        check(tools, "neither socat nor nc is installed")
+        for name, cmd in tools:
+            nick = "peer_" + name
+            p = subprocess.run(cmd, input=f"{nick}\nhi from {name}\n/quit\n".encode(), capture_output=True, timeout=30)
+            out = p.stdout.decode().splitlines()
+            check(out == ["*** Welcome! Choose a nickname:",
+                          f"*** you are {nick}; commands: /nick NAME, /list, /me ACTION, /quit", "*** bye"],
+                  f"{name} printed {out!r} (exit {p.returncode}, stderr {p.stderr!r})")
+            for line in (f"*** {nick} joined", f"{nick}: hi from {name}", f"*** {nick} left"):
+                bob.expect(line)
+        bob.close()
+    finally:
+        srv.stop()
+
+
+TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow,
+         "client": test_client, "socat": test_socat}
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    exe, client_exe = sys.argv[1], sys.argv[2]
+    names = sys.argv[3:] or list(TESTS)
+    failed = []
+    for name in names:
+        log(f"--- {name} ({os.path.basename(exe)})")
+        t0 = time.monotonic()
+        try:
+            TESTS[name](exe, client_exe)
+            log(f"ok {name} ({time.monotonic() - t0:.1f} s)")
+        except (CheckFailed, OSError, subprocess.SubprocessError) as e:
+            log(f"FAIL {name}: {type(e).__name__}: {e}")
+            failed.append(name)
+    if failed:
+        log("failed:", ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
