@@ -15,7 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-/// Copies stdin to the server; at EOF half-closes so the server sees the client leave.
+/// Copies stdin to the server; at EOF half-closes (write_eof) so the server sees the client leave.
 static bulb::Task<> pump_stdin(bulb::StreamWriter writer) {
     auto& loop = bulb::get_running_loop();
     fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
@@ -36,7 +36,7 @@ static bulb::Task<> pump_stdin(bulb::StreamWriter writer) {
         writer.write(std::string_view(buf, static_cast<std::size_t>(n)));
         co_await writer.drain();
     }
-    writer.close();
+    writer.write_eof();  // half-close: the server's remaining lines (e.g. "*** bye") still arrive
 }
 
 /// The same for a stdin that is a regular file (epoll cannot watch files; reading them never blocks).
@@ -47,7 +47,7 @@ static bulb::Task<> pump_file(bulb::StreamWriter writer) {
         writer.write(std::string_view(buf, static_cast<std::size_t>(n)));
         co_await writer.drain();
     }
-    writer.close();
+    writer.write_eof();  // half-close: the server's remaining lines (e.g. "*** bye") still arrive
 }
 
 static bulb::Task<> chat(std::string host, std::uint16_t port) {

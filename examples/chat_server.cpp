@@ -40,6 +40,7 @@ public:
                 co_await writer_.drain();
             }
         } catch (const bulb::QueueShutDown&) {
+        } catch (const bulb::Error&) {  // the connection is gone (reset, broken pipe)
         }
     }
     void finish() { queue_.shutdown(); }
@@ -57,16 +58,31 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
     auto writing = bulb::create_task(me.write_loop());
     room->join(me);
     try {
+        bool skipping = false;  // inside an over-long line: dropped up to its "\n"
+        std::size_t drop = 0;   // bytes of it to drop now
         for (;;) {
             std::string line;
             try {
-                line = co_await reader.readline();
-            } catch (const bulb::LimitOverrunError&) {  // the over-long line was discarded
-                me.send(ChatRoom::too_long(options.max_line));
+                line = co_await reader.readuntil("\n");
+            } catch (const bulb::IncompleteReadError& e) {  // EOF; a last line may lack its "\n"
+                if (e.partial.empty() || skipping) break;
+                line = e.partial + "\n";
+            } catch (const bulb::LimitOverrunError& e) {
+                // Over the limit (the data stays buffered): drop what was scanned and keep
+                // dropping until the line's "\n", however long it is; one error per line.
+                if (!skipping) me.send(ChatRoom::too_long(options.max_line));
+                skipping = true;
+                drop = e.consumed;
+            }
+            if (drop != 0) {
+                co_await reader.readexactly(std::exchange(drop, 0));
                 continue;
             }
-            if (line.empty()) break;  // EOF
-            line.pop_back();          // the "\n"
+            if (skipping) {  // the end of the over-long line
+                skipping = false;
+                continue;
+            }
+            line.pop_back();  // the "\n"
             if (!line.empty() && line.back() == '\r') line.pop_back();
             if (!room->on_line(me, line)) break;  // /quit
         }
@@ -76,14 +92,17 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
     me.finish();                   // the writer sends what is queued, then stops
     co_await bulb::shield(writing);
     writer.close();
-    co_await writer.wait_closed();
+    try {
+        co_await writer.wait_closed();
+    } catch (const bulb::Error&) {  // it ended with an error: closed all the same
+    }
 }
 
 static bulb::Task<> main_task() {
     ChatRoom chat(options.motd);
     room = &chat;
     bulb::StreamOptions so;
-    so.limit = options.max_line + 1;  // readline's limit counts the line, not its "\n"
+    so.limit = options.max_line;  // readuntil's limit counts the line, not its "\n"
     auto server = co_await bulb::start_server(serve_client, options.host, options.port, so);
     for (auto& a : server.sockets()) std::printf("chat server listening on %s\n", a.to_string().c_str());
     std::fflush(stdout);
