@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TLS over 127.0.0.1: bulb against openssl s_server / s_client and against itself; verification,
+/// ALPN, SNI, client certificates, STARTTLS with read-ahead, close_notify, truncation, hostile
+/// peers, flow control on a large transfer, handshake timeout, bad files.
+#include "tls_support.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+using namespace bulb_tls_test;
+
+namespace {
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+TEST_SUITE("tls") {
+
+TEST_CASE_FIXTURE(Fixture, "bulb client <-> openssl s_server -rev: data both ways") {
+    const auto& pki = Pki::get();
+    auto port = free_port();
+    Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", pki.srv, "-key",
+                  pki.srv_key, "-rev", "-naccept", "1"});
+    REQUIRE_MESSAGE(server.wait_for("ACCEPT"), server.output);
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx())));
+    CHECK(conn.transport->get_extra_info("version").value_or("").find("TLS") == 0);
+    CHECK(!conn.transport->get_extra_info("cipher").value_or("").empty());
+    CHECK(conn.transport->get_extra_info("peercert_subject").value_or("").find("localhost") != std::string::npos);
+    conn.transport->write(std::string_view("hello bulb\n"));
+    CHECK_MESSAGE(run_until([&] { return r->data.find("blub olleh") != std::string::npos; }), r->data);
+    conn.transport->close();
+    CHECK(run_until([&] { return r->lost; }));
+    CHECK(!r->ec);
+    CHECK(exceptions.empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "openssl s_client <-> bulb echo server; bulb close sends close_notify") {
+    const auto& pki = Pki::get();
+    auto r = std::make_shared<Record>();
+    auto server = tls_server(r, server_ctx());
+    auto port = server.sockets().at(0).port();
+    Child client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile", pki.ca,
+                  "-verify_return_error", "-verify_hostname", "localhost", "-quiet", "-msg"});
+    client.send("ping from s_client\n");
+    bool echoed = run_until([&] {
+        client.drain();
+        return client.output.find("ping from s_client") != std::string::npos;
+    });
+    CHECK_MESSAGE(echoed, client.output);
+    REQUIRE(r->made);
+    CHECK(r->data == "ping from s_client\n");
+    r->transport->close();
+    // s_client -msg shows the alert; with -quiet it exits on the orderly shutdown.
+    bool seen = run_until([&] {
+        client.drain();
+        return client.output.find("close_notify") != std::string::npos;
+    });
+    CHECK_MESSAGE(seen, client.output);
+    CHECK(run_until([&] { return r->lost; }));
+    CHECK(!r->ec);
+    CHECK(exceptions.empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "bulb <-> bulb echo, extra info on both sides") {
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(sr, server_ctx());
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", server.sockets().at(0).port(),
+                                            tls_connect(client_ctx())));
+    conn.transport->write(std::string_view("abc"));
+    conn.transport->write(std::string_view("def"));
+    CHECK(run_until([&] { return r->data == "abcdef"; }));
+    CHECK(conn.transport->get_extra_info("peercert_issuer").value_or("").find("bulb-test-ca") != std::string::npos);
+    CHECK(conn.transport->get_extra_info("peercert_san").value_or("").find("localhost") != std::string::npos);
+    REQUIRE(sr->transport);
+    CHECK(sr->transport->get_extra_info("version") == conn.transport->get_extra_info("version"));
+    CHECK(sr->transport->get_extra_info("cipher") == conn.transport->get_extra_info("cipher"));
+    CHECK(sr->transport->get_extra_info("server_name").value_or("") == "localhost");
+    CHECK(!sr->transport->get_extra_info("peercert_subject"));
+    // Peer close (close_notify): the server sees a clean end.
+    conn.transport->close();
+    CHECK(run_until([&] { return r->lost && sr->lost; }));
+    CHECK(!r->ec);
+    CHECK(!sr->ec);
+    CHECK(sr->eof);
+    CHECK(exceptions.empty());
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "verification fails for a wrong host name and for an untrusted CA") {
+    const auto& pki = Pki::get();
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(sr, server_ctx());
+    auto port = server.sockets().at(0).port();
+    SUBCASE("wrong host name") {
+        auto r = std::make_shared<Record>();
+        auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", port,
+                                                         tls_connect(client_ctx(), "not-localhost.example")));
+        CHECK(ec.category() == bulb::tls_category());
+        CHECK_MESSAGE(lower(what).find("verify") != std::string::npos, what);
+        CHECK_MESSAGE(lower(what).find("hostname") != std::string::npos, what);
+        CHECK(!r->made);
+    }
+    SUBCASE("untrusted CA") {
+        auto r = std::make_shared<Record>();
+        auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", port,
+                                                         tls_connect(client_ctx(pki.ca2))));
+        CHECK(ec.category() == bulb::tls_category());
+        CHECK_MESSAGE(lower(what).find("verify") != std::string::npos, what);
+        CHECK(!r->made);
+    }
+    SUBCASE("server with a certificate from an untrusted CA") {
+        auto rogue_r = std::make_shared<Record>();
+        auto rogue = tls_server(rogue_r, bulb::TlsContext::server(pki.rogue, pki.rogue_key));
+        auto r = std::make_shared<Record>();
+        auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", rogue.sockets().at(0).port(),
+                                                         tls_connect(client_ctx())));
+        CHECK_MESSAGE(lower(what).find("verify") != std::string::npos, what);
+        CHECK(!r->made);
+        // With verification off the same server is accepted.
+        bulb::TlsClientOptions o;
+        o.dangerously_disable_verification = true;
+        auto r2 = std::make_shared<Record>();
+        auto conn = wait(loop.create_connection(factory(r2), "127.0.0.1", rogue.sockets().at(0).port(),
+                                                tls_connect(bulb::TlsContext::client(o))));
+        conn.transport->close();
+        CHECK(run_until([&] { return r2->lost; }));
+    }
+    CHECK(!sr->made);
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "ALPN selects the server's choice among the client's offers") {
+    const auto& pki = Pki::get();
+    bulb::TlsServerOptions so;
+    so.alpn = {"http/1.1", "bulb/1"};
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(sr, bulb::TlsContext::server(pki.srv, pki.srv_key, so));
+    bulb::TlsClientOptions co;
+    co.ca_file = pki.ca;
+    co.alpn = {"h2", "bulb/1"};
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", server.sockets().at(0).port(),
+                                            tls_connect(bulb::TlsContext::client(co))));
+    CHECK(conn.transport->get_extra_info("alpn_protocol").value_or("") == "bulb/1");
+    CHECK(run_until([&] { return sr->made; }));
+    CHECK(sr->transport->get_extra_info("alpn_protocol").value_or("") == "bulb/1");
+    // No ALPN offered: none selected.
+    auto r2 = std::make_shared<Record>();
+    auto conn2 = wait(loop.create_connection(factory(r2), "127.0.0.1", server.sockets().at(0).port(),
+                                             tls_connect(client_ctx())));
+    CHECK(!conn2.transport->get_extra_info("alpn_protocol").has_value());
+    conn.transport->close();
+    conn2.transport->close();
+    CHECK(run_until([&] { return r->lost && r2->lost; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "SNI selects another certificate") {
+    const auto& pki = Pki::get();
+    bulb::TlsServerOptions so;
+    so.sni["alt.test"] = bulb::TlsCertificate{pki.alt, pki.alt_key};
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(sr, bulb::TlsContext::server(pki.srv, pki.srv_key, so));
+    auto port = server.sockets().at(0).port();
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx(), "alt.test")));
+    CHECK(conn.transport->get_extra_info("peercert_subject").value_or("").find("alt.test") != std::string::npos);
+    CHECK(run_until([&] { return sr->made; }));
+    CHECK(sr->transport->get_extra_info("server_name").value_or("") == "alt.test");
+    conn.transport->write(std::string_view("x"));
+    CHECK(run_until([&] { return r->data == "x"; }));
+    // The default certificate for other names.
+    auto r2 = std::make_shared<Record>();
+    auto conn2 = wait(loop.create_connection(factory(r2), "127.0.0.1", port, tls_connect(client_ctx())));
+    CHECK(conn2.transport->get_extra_info("peercert_subject").value_or("").find("localhost") != std::string::npos);
+    conn.transport->close();
+    conn2.transport->close();
+    CHECK(run_until([&] { return r->lost && r2->lost; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "client certificates: required and missing fails, present is seen by the server") {
+    const auto& pki = Pki::get();
+    bulb::TlsServerOptions so;
+    so.client_ca_file = pki.ca;
+    so.require_client_certificate = true;
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(sr, bulb::TlsContext::server(pki.srv, pki.srv_key, so));
+    auto port = server.sockets().at(0).port();
+    SUBCASE("no certificate") {
+        auto r = std::make_shared<Record>();
+        auto f = settle(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx())));
+        // TLS 1.3: the client may finish before the server's verdict arrives; then the
+        // connection is lost with an error right after.
+        if (!f.exception()) {
+            CHECK(run_until([&] { return r->lost; }));
+            CHECK(r->ec);
+        }
+        run_for(50ms);
+        CHECK(!sr->made);
+    }
+    SUBCASE("with a certificate") {
+        bulb::TlsClientOptions co;
+        co.ca_file = pki.ca;
+        co.cert_file = pki.cli;
+        co.key_file = pki.cli_key;
+        auto r = std::make_shared<Record>();
+        auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", port,
+                                                tls_connect(bulb::TlsContext::client(co))));
+        conn.transport->write(std::string_view("cert"));
+        CHECK(run_until([&] { return r->data == "cert"; }));
+        REQUIRE(sr->made);
+        CHECK(sr->transport->get_extra_info("peercert_subject").value_or("").find("bulb-client") != std::string::npos);
+        conn.transport->close();
+        CHECK(run_until([&] { return r->lost && sr->lost; }));
+        CHECK(!sr->ec);
+    }
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
+namespace {
+
+/// A plaintext server protocol: reads "STARTTLS\n", then upgrades with the bytes read past it.
+class StartTlsServer : public bulb::Protocol {
+public:
+    StartTlsServer(bulb::EventLoop& loop, bulb::TlsContext ctx, RecordPtr r, std::shared_ptr<std::string> rest)
+        : loop_(loop), ctx_(std::move(ctx)), r_(std::move(r)), rest_(std::move(rest)) {}
+    void connection_made(bulb::Transport& t) override {
+        t_ = &t;
+        r_->made = true;
+        // Let the line and the client hello both arrive before the first read.
+        t.pause_reading();
+        loop_.call_later(std::chrono::milliseconds(200), [tp = bulb::RefPtr<bulb::Transport>(&t)] {
+            if (!tp->is_closing()) tp->resume_reading();
+        });
+    }
+    void data_received(bulb::ByteView d) override {
+        std::string s(reinterpret_cast<const char*>(d.data()), d.size());
+        if (tls_) {
+            r_->data += s;
+            tls_->write(d);
+            return;
+        }
+        plain_ += s;
+        auto nl = plain_.find('\n');
+        if (nl == std::string::npos || upgrading_) return;
+        REQUIRE(plain_.substr(0, nl) == "STARTTLS");
+        *rest_ = plain_.substr(nl + 1);
+        upgrading_ = true;
+        auto f = loop_.start_tls(bulb::RefPtr<bulb::Transport>(t_), ctx_, true, {}, *rest_);
+        f.add_done_callback([this](bulb::Future<bulb::RefPtr<bulb::Transport>>& done) {
+            if (!done.exception()) tls_ = done.result();
+        });
+    }
+    void connection_lost(std::error_code ec) override {
+        r_->lost = true;
+        r_->ec = ec;
+        tls_ = nullptr;
+    }
+
+private:
+    bulb::EventLoop& loop_;
+    bulb::TlsContext ctx_;
+    RecordPtr r_;
+    std::shared_ptr<std::string> rest_;
+    bulb::Transport* t_ = nullptr;
+    bulb::RefPtr<bulb::Transport> tls_;
+    std::string plain_;
+    bool upgrading_ = false;
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "start_tls with read-ahead: the client hello arrives with the STARTTLS line") {
+    auto sr = std::make_shared<Record>();
+    auto rest = std::make_shared<std::string>();
+    bulb::TlsContext sctx = server_ctx();
+    auto server = wait(loop.create_server(
+        [this, sctx, sr, rest] { return std::make_unique<StartTlsServer>(loop, sctx, sr, rest); }, "127.0.0.1", 0));
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", server.sockets().at(0).port()));
+    conn.transport->write(std::string_view("STARTTLS\n"));
+    auto tls = wait(loop.start_tls(conn.transport, client_ctx(), false, "localhost"));
+    CHECK(!rest->empty());                 // the hello was read together with the line
+    CHECK(static_cast<unsigned char>((*rest)[0]) == 0x16);  // a handshake record
+    tls->write(std::string_view("over tls"));
+    CHECK(run_until([&] { return r->data == "over tls"; }));
+    CHECK(sr->data == "over tls");
+    CHECK(tls->get_extra_info("peercert_subject").value_or("").find("localhost") != std::string::npos);
+    tls->close();
+    CHECK(run_until([&] { return r->lost && sr->lost; }));
+    CHECK(!r->ec);
+    CHECK(exceptions.empty());
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "peer close_notify -> clean connection_lost; EOF without it -> tls_unexpected_eof") {
+    const auto& pki = Pki::get();
+    SUBCASE("s_client closes with close_notify") {
+        auto sr = std::make_shared<Record>();
+        auto server = tls_server(sr, server_ctx());
+        // Without -quiet, s_client answers EOF on stdin with SSL_shutdown (close_notify).
+        Child client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.sockets().at(0).port()),
+                      "-CAfile", pki.ca});
+        client.send("to server\n");
+        CHECK(run_until([&] { return sr->data == "to server\n"; }));
+        CHECK(run_until([&] {
+            client.drain();
+            return client.output.find("to server") != std::string::npos;
+        }));
+        client.close_stdin();
+        CHECK(run_until([&] { return sr->lost; }));
+        CHECK_MESSAGE(!sr->ec, sr->ec.message());
+        CHECK(sr->eof);
+    }
+    SUBCASE("s_client killed after the handshake") {
+        auto sr = std::make_shared<Record>();
+        auto server = tls_server(sr, server_ctx());
+        Child client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.sockets().at(0).port()),
+                      "-CAfile", pki.ca, "-quiet"});
+        client.send("x\n");
+        CHECK(run_until([&] { return sr->data == "x\n"; }));
+        // Kill only once the echo was read (unread data would make the kernel send a reset).
+        CHECK(run_until([&] {
+            client.drain();
+            return client.output.find("x\n") != std::string::npos;
+        }));
+        run_for(100ms);
+        client.kill9();
+        CHECK(run_until([&] { return sr->lost; }));
+        CHECK(sr->ec == bulb::errc::tls_unexpected_eof);
+        CHECK(!sr->eof);
+    }
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
+TEST_CASE_FIXTURE(Fixture, "a peer that vanishes mid-handshake is an error and leaks nothing") {
+    SUBCASE("server side: half a client hello, then close") {
+        auto sr = std::make_shared<Record>();
+        auto server = tls_server(sr, server_ctx());
+        auto port = server.sockets().at(0).port();
+        std::jthread peer([port] {
+            int fd = raw_connect(port);
+            // A TLS record header announcing 512 bytes of ClientHello, and only part of it.
+            std::string hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+            hello += random_bytes(40);
+            ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            ::close(fd);
+        });
+        REQUIRE(run_until([&] { return server.connection_count() == 1; }, 5s));
+        CHECK(run_until([&] { return server.connection_count() == 0 && loop.transport_count() == 0; }, 5s));
+        run_for(50ms);
+        CHECK(server.connection_count() == 0);
+        CHECK(!sr->made);
+    }
+    SUBCASE("client side: half a server hello, then close") {
+        std::uint16_t port = 0;
+        int lfd = raw_listen(port);
+        std::jthread peer([lfd] {
+            int fd = ::accept(lfd, nullptr, nullptr);
+            char buf[4096];
+            ::recv(fd, buf, sizeof buf, 0);  // the client hello
+            std::string hello("\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03", 11);
+            hello += random_bytes(20);
+            ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+            ::close(fd);
+        });
+        auto r = std::make_shared<Record>();
+        auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx())));
+        CHECK(ec);
+        CHECK(!r->made);
+        peer.join();
+        ::close(lfd);
+        CHECK(run_until([&] { return loop.transport_count() == 0; }));
+    }
+}
+
+TEST_CASE_FIXTURE(Fixture, "1 MiB of random bytes as a hello: handshake error, no crash") {
+    auto junk = random_bytes(1 << 20, 7);
+    SUBCASE("to a server") {
+        auto sr = std::make_shared<Record>();
+        auto server = tls_server(sr, server_ctx());
+        auto port = server.sockets().at(0).port();
+        bool closed = false;
+        std::jthread peer([&, port] {
+            int fd = raw_connect(port);
+            std::size_t off = 0;
+            while (off < junk.size()) {
+                ssize_t n = ::send(fd, junk.data() + off, junk.size() - off, MSG_NOSIGNAL);
+                if (n <= 0) break;  // the server gave up (reset) - expected
+                off += static_cast<std::size_t>(n);
+            }
+            char buf[4096];
+            for (;;) {
+                ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+                if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                    closed = true;
+                    break;
+                }
+                if (n < 0) break;  // timed out
+            }
+            ::close(fd);
+        });
+        CHECK(run_until([&] { return closed && server.connection_count() == 0 && loop.transport_count() == 0; }));
+        peer.join();
+        CHECK(closed);
+        CHECK(!sr->made);
+    }
+    SUBCASE("to a client") {
+        std::uint16_t port = 0;
+        int lfd = raw_listen(port);
+        std::jthread peer([lfd, &junk] {
+            int fd = ::accept(lfd, nullptr, nullptr);
+            ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+            ::close(fd);
+        });
+        auto r = std::make_shared<Record>();
+        auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx())));
+        CHECK(ec);
+        CHECK(!r->made);
+        peer.join();
+        ::close(lfd);
+        CHECK(run_until([&] { return loop.transport_count() == 0; }));
+    }
+}
+
+TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_writing honoured") {
+    constexpr std::size_t total = 16u << 20;
+    const std::string pattern = random_bytes(1 << 16, 3);
+    auto sr = std::make_shared<Record>();
+    auto server = wait(loop.create_server(factory(sr, true, false), "127.0.0.1", 0, [&] {
+        bulb::ServerOptions o;
+        o.tls = server_ctx();
+        return o;
+    }()));
+    auto r = std::make_shared<Record>();
+    std::size_t sent = 0;
+    bool mismatch = false, stalled = false;
+    int max_over = 0;
+    bulb::Transport* tp = nullptr;
+    auto pump = [&] {
+        while (sent < total && !r->paused) {
+            tp->write(bulb::as_bytes(std::string_view(pattern)));
+            sent += pattern.size();
+        }
+    };
+    auto conn = wait(loop.create_connection(
+        [&] {
+            auto p = std::make_unique<Recorder>(r, false, false);
+            p->on_data = [&](Record& rec, bulb::ByteView d) {
+                std::size_t start = rec.received - d.size();
+                for (std::size_t i = 0; i < d.size(); i += 997)
+                    if (static_cast<char>(d[i]) != pattern[(start + i) % pattern.size()]) mismatch = true;
+            };
+            p->on_resume = [&](Record&) { pump(); };
+            // Stop reading for a while once, so the echo side's writes back up too.
+            p->on_data = [&, check = p->on_data](Record& rec, bulb::ByteView d) {
+                check(rec, d);
+                if (!stalled && rec.received >= total / 4) {
+                    stalled = true;
+                    tp->pause_reading();
+                    loop.call_later(std::chrono::milliseconds(300), [&] { tp->resume_reading(); });
+                }
+            };
+            return p;
+        },
+        "127.0.0.1", server.sockets().at(0).port(), tls_connect(client_ctx())));
+    tp = conn.transport.get();
+    pump();
+    CHECK(r->paused);  // 16 MiB cannot fit under the default high-water mark
+    bool done = run_until([&] {
+        if (tp->get_write_buffer_size() > tp->get_write_buffer_limits().high + pattern.size()) ++max_over;
+        return r->received == total;
+    }, 120s);
+    CHECK_MESSAGE(done, "received " << r->received);
+    CHECK(sent == total);
+    CHECK(!mismatch);
+    CHECK(r->pauses >= 1);
+    CHECK(r->resumes == r->pauses);
+    CHECK(sr->pauses >= 1);  // the echo side was paused too (it stops reading meanwhile)
+    CHECK(sr->received == total);
+    CHECK(max_over == 0);
+    conn.transport->close();
+    CHECK(run_until([&] { return r->lost && sr->lost; }));
+    CHECK(!r->ec);
+    CHECK(!sr->ec);
+}
+
+TEST_CASE_FIXTURE(Fixture, "handshake timeout against a peer that never speaks") {
+    std::uint16_t port = 0;
+    int lfd = raw_listen(port);  // the kernel completes the TCP handshake; nobody answers
+    auto r = std::make_shared<Record>();
+    auto opts = tls_connect(client_ctx());
+    opts.tls_handshake_timeout = std::chrono::milliseconds(300);
+    auto t0 = std::chrono::steady_clock::now();
+    auto [ec, what] = failure(loop.create_connection(factory(r), "127.0.0.1", port, opts), 10s);
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK_MESSAGE(ec, what);
+    CHECK(ec == bulb::errc::timed_out);
+    CHECK(took >= std::chrono::milliseconds(250));
+    CHECK(took < std::chrono::seconds(5));
+    CHECK(!r->made);
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+    // Server side: a client that connects and never sends a hello.
+    bulb::ServerOptions so;
+    so.tls = server_ctx();
+    so.tls_handshake_timeout = std::chrono::milliseconds(300);
+    auto sr = std::make_shared<Record>();
+    auto server = wait(loop.create_server(factory(sr), "127.0.0.1", 0, so));
+    int fd = raw_connect(server.sockets().at(0).port());
+    REQUIRE(run_until([&] { return server.connection_count() == 1; }, 5s));
+    CHECK(run_until([&] { return server.connection_count() == 0 && loop.transport_count() == 0; }, 5s));
+    run_for(400ms);
+    char c;
+    CHECK(::recv(fd, &c, 1, 0) <= 0);  // closed by the server
+    CHECK(!sr->made);
+    ::close(fd);
+    ::close(lfd);
+}
+
+TEST_CASE("bad certificate and key files throw bulb::Error at context creation") {
+    const auto& pki = Pki::get();
+    std::string garbage = pki.dir + "/garbage.pem";
+    sh("echo not a certificate > " + garbage);
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.dir + "/missing.pem", pki.srv_key), bulb::Error);
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.srv, pki.dir + "/missing.key"), bulb::Error);
+    CHECK_THROWS_AS(bulb::TlsContext::server(garbage, pki.srv_key), bulb::Error);
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.srv, garbage), bulb::Error);
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.srv, pki.cli_key), bulb::Error);  // mismatched key
+    bulb::TlsServerOptions so;
+    so.sni["alt.test"] = bulb::TlsCertificate{pki.alt, pki.srv_key};  // mismatched SNI key
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.srv, pki.srv_key, so), bulb::Error);
+    bulb::TlsServerOptions so2;
+    so2.client_ca_file = pki.dir + "/missing-ca.pem";
+    CHECK_THROWS_AS(bulb::TlsContext::server(pki.srv, pki.srv_key, so2), bulb::Error);
+    bulb::TlsClientOptions co;
+    co.cert_file = pki.cli;
+    co.key_file = pki.srv_key;  // mismatched
+    CHECK_THROWS_AS(bulb::TlsContext::client(co), bulb::Error);
+    bulb::TlsClientOptions co2;
+    co2.ca_file = pki.dir + "/missing-ca.pem";
+    CHECK_THROWS_AS(bulb::TlsContext::client(co2), bulb::Error);
+    try {
+        bulb::TlsContext::server(pki.srv, pki.cli_key);
+    } catch (const bulb::Error& e) {
+        CHECK(e.code().category() == bulb::tls_category());
+    }
+    CHECK_NOTHROW(bulb::TlsContext::server(pki.srv, pki.srv_key));
+}
+
+}  // TEST_SUITE
