@@ -194,8 +194,10 @@ def test_commands(exe, client_exe):
         login(srv.port, "bob", [a], motd=motd).close()
         a.expect("*** bob left")
         a.close()
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
 
 
 def test_long_line(exe, client_exe):
@@ -216,8 +218,10 @@ def test_long_line(exe, client_exe):
         a.close()
         b.expect("*** alice left")
         b.close()
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
 
 
 def test_slow(exe, client_exe, clients=20, total=10000, window=200):
@@ -234,7 +238,7 @@ def test_slow(exe, client_exe, clients=20, total=10000, window=200):
         for i in range(clients - 1):
             readers.append(login(srv.port, f"r{i}", readers))
         # From now on the stalled client reads nothing at all.
-        pad = "p" * 300  # ~3 MB for the stalled client: far beyond any socket buffers
+        pad = "p" * 900  # ~9 MB for the stalled client: beyond the socket buffers (up to 4 MB)
         sel = selectors.DefaultSelector()
         state = {}
         for i, r in enumerate(readers):
@@ -295,19 +299,17 @@ def test_slow(exe, client_exe, clients=20, total=10000, window=200):
             check(now - start < 60, f"slow test still running after 60 s ({sent} sent, slowest reader got {done})")
         elapsed = time.monotonic() - start
         max_rss = max(max_rss, srv.rss_kib())
-        for r, st in state.items():
-            check(st["other"] == ["*** stalled left (too slow)"],
-                  f"r{st['i']} notices: {st['other']}")
-            for j, n in enumerate(next_seq):
-                if j != st["i"]:
-                    check(st["got"].get(f"r{j}") == n, f"r{st['i']} got {st['got'].get(f'r{j}')} of r{j}'s {n}")
         # The stalled client was cut off: after what the kernel holds, its connection ends.
         stalled.sock.settimeout(TIMEOUT)
         received = b""
+        cut_off = True
         while True:
             try:
                 data = stalled.sock.recv(1 << 20)
             except ConnectionResetError:
+                break
+            except socket.timeout:
+                cut_off = False
                 break
             if not data:
                 break
@@ -315,7 +317,15 @@ def test_slow(exe, client_exe, clients=20, total=10000, window=200):
         check(len(received) < len(pad) * total // 2, f"the stalled client received {len(received)} bytes")
         growth = (max_rss - base_rss) / 1024
         log(f"  {total} messages to {len(readers)} readers in {elapsed:.1f} s; RSS {base_rss // 1024} MiB "
-            f"-> max {max_rss // 1024} MiB (+{growth:.1f} MiB); stalled client got {len(received)} bytes")
+            f"-> max {max_rss // 1024} MiB (+{growth:.1f} MiB); stalled client got {len(received)} bytes"
+            f"{'' if cut_off else ' and is still connected'}")
+        check(cut_off, "the stalled client is still connected")
+        for r, st in state.items():
+            check(st["other"] == ["*** stalled left (too slow)"],
+                  f"r{st['i']} notices: {st['other']}")
+            for j, n in enumerate(next_seq):
+                if j != st["i"]:
+                    check(st["got"].get(f"r{j}") == n, f"r{st['i']} got {st['got'].get(f'r{j}')} of r{j}'s {n}")
         check(growth < 64, f"server RSS grew by {growth:.1f} MiB")
         a = login(srv.port, "after", readers)  # the server still works
         a.send("/list\n")
@@ -324,8 +334,10 @@ def test_slow(exe, client_exe, clients=20, total=10000, window=200):
             r.close()
         a.close()
         stalled.close()
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
 
 
 def done_min(state, sent):
@@ -389,8 +401,10 @@ def test_client(exe, client_exe):
         # no server: an error, exit 1
         rc, out, err = run_chat_client(client_exe, srv.port, "x\n", False)
         check(rc == 1 and "chat_client:" in err, f"chat_client without a server exited {rc}, stderr {err!r}")
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
 
 
 def test_socat(exe, client_exe):
@@ -401,7 +415,7 @@ def test_socat(exe, client_exe):
         if shutil.which("socat"):
             tools.append(("socat", ["socat", "-", f"TCP:127.0.0.1:{srv.port}"]))
         if shutil.which("nc"):
-            tools.append(("nc", ["nc", "-q", "5", "127.0.0.1", str(srv.port)]))
+            tools.append(("nc", ["nc", "-N", "127.0.0.1", str(srv.port)]))  # OpenBSD nc: -N shuts down at EOF
         check(tools, "neither socat nor nc is installed")
         for name, cmd in tools:
             nick = "peer_" + name
@@ -412,9 +426,21 @@ def test_socat(exe, client_exe):
                   f"{name} printed {out!r} (exit {p.returncode}, stderr {p.stderr!r})")
             for line in (f"*** {nick} joined", f"{nick}: hi from {name}", f"*** {nick} left"):
                 bob.expect(line)
+        if shutil.which("socat") and shutil.which("bash"):
+            # a here-string, and stdin EOF without /quit: socat half-closes, the server sees it leave
+            p = subprocess.run(["bash", "-c", f'socat - TCP:127.0.0.1:{srv.port} <<< $\'heredoc\\n/me is here\''],
+                               capture_output=True, timeout=30)
+            out = p.stdout.decode().splitlines()
+            check(p.returncode == 0 and out == ["*** Welcome! Choose a nickname:",
+                                                "*** you are heredoc; commands: /nick NAME, /list, /me ACTION, /quit"],
+                  f"socat printed {out!r} (exit {p.returncode}, stderr {p.stderr!r})")
+            for line in ("*** heredoc joined", "* heredoc is here", "*** heredoc left"):
+                bob.expect(line)
         bob.close()
-    finally:
-        srv.stop()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
 
 
 TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow,
