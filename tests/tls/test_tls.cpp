@@ -336,6 +336,20 @@ TEST_CASE_FIXTURE(Fixture, "peer close_notify -> clean connection_lost; EOF with
         CHECK(sr->ec == bulb::errc::tls_unexpected_eof);
         CHECK(!sr->eof);
     }
+    SUBCASE("s_server killed: the bulb client sees tls_unexpected_eof") {
+        auto port = free_port();
+        Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", pki.srv,
+                      "-key", pki.srv_key, "-naccept", "1"});
+        REQUIRE_MESSAGE(server.wait_for("ACCEPT"), server.output);
+        auto r = std::make_shared<Record>();
+        auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx())));
+        conn.transport->write(std::string_view("to server\n"));
+        CHECK(server.wait_for("to server"));
+        server.kill9();
+        CHECK(run_until([&] { return r->lost; }));
+        CHECK_MESSAGE(r->ec == bulb::errc::tls_unexpected_eof, r->ec.message());
+        CHECK(!r->eof);
+    }
     CHECK(run_until([&] { return loop.transport_count() == 0; }));
 }
 
@@ -358,6 +372,7 @@ TEST_CASE_FIXTURE(Fixture, "a peer that vanishes mid-handshake is an error and l
         run_for(50ms);
         CHECK(server.connection_count() == 0);
         CHECK(!sr->made);
+        for (auto& e : exceptions) MESSAGE(e);
     }
     SUBCASE("client side: half a server hello, then close") {
         std::uint16_t port = 0;
