@@ -43,6 +43,16 @@ void TlsProtocol::start(Transport& raw, ByteView already_read) {
         timer_ = loop_.call_later(settings_.handshake_timeout, [this] {
             if (state_ == State::handshaking) fail(make_error_code(errc::timed_out));
         });
+    // Cancelling the waiter (e.g. create_connection's future) abandons the handshake: without
+    // this the connection lingered until the handshake timeout.
+    if (waiter_ && !waiter_->done())
+        waiter_->set_canceller([this, w = *waiter_](std::string message) mutable {
+            auto waiter = w;  // set_canceller({}) destroys this lambda: use locals only after it
+            waiter.set_canceller({});
+            bool cancelled = waiter.cancel(std::move(message));
+            if (state_ == State::handshaking) fail(make_error_code(errc::cancelled));
+            return cancelled;
+        });
     if (!already_read.empty()) engine_->feed(already_read);
     do_handshake();
 }

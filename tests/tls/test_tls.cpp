@@ -539,6 +539,36 @@ TEST_CASE_FIXTURE(Fixture, "handshake timeout against a peer that never speaks")
     ::close(lfd);
 }
 
+TEST_CASE_FIXTURE(Fixture, "cancelling a connect mid-handshake, and closing the loop with live TLS connections") {
+    std::uint16_t port = 0;
+    int lfd = raw_listen(port);
+    auto r = std::make_shared<Record>();
+    auto f = loop.create_connection(factory(r), "127.0.0.1", port, tls_connect(client_ctx()));
+    run_for(100ms);  // connected, hello sent, no answer
+    CHECK(!f.done());
+    f.cancel();
+    run_for(20ms);
+    CHECK(f.cancelled());
+    CHECK(!r->made);
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+    ::close(lfd);
+    // Live connections (both ends in this loop) when the loop closes: no leak, each side's
+    // connection_lost runs once.
+    auto sr = std::make_shared<Record>();
+    auto server = std::make_optional(tls_server(sr, server_ctx()));
+    auto r2 = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r2), "127.0.0.1", server->sockets().at(0).port(),
+                                            tls_connect(client_ctx())));
+    conn.transport->write(std::string_view("pending"));
+    CHECK(run_until([&] { return r2->data == "pending"; }));
+    conn = {};
+    server->close();
+    server.reset();
+    loop.close();
+    CHECK(r2->lost);
+    CHECK(sr->lost);
+}
+
 TEST_CASE("bad certificate and key files throw bulb::Error at context creation") {
     const auto& pki = Pki::get();
     std::string garbage = pki.dir + "/garbage.pem";
