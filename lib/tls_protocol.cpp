@@ -32,6 +32,7 @@ TlsProtocol::TlsProtocol(EventLoop& loop, TlsSettings settings, std::unique_ptr<
 
 TlsProtocol::~TlsProtocol() {
     timer_.cancel();
+    if (waiter_ && !waiter_->done()) waiter_->set_canceller({});  // it points at this protocol
     if (app_transport_) app_transport_->detach();
 }
 
@@ -47,10 +48,11 @@ void TlsProtocol::start(Transport& raw, ByteView already_read) {
     // this the connection lingered until the handshake timeout.
     if (waiter_ && !waiter_->done())
         waiter_->set_canceller([this, w = *waiter_](std::string message) mutable {
-            auto waiter = w;  // set_canceller({}) destroys this lambda: use locals only after it
+            auto waiter = w;     // set_canceller({}) destroys this lambda: use locals only after it
+            TlsProtocol* self = this;
             waiter.set_canceller({});
             bool cancelled = waiter.cancel(std::move(message));
-            if (state_ == State::handshaking) fail(make_error_code(errc::cancelled));
+            if (self->state_ == State::handshaking) self->fail(make_error_code(errc::cancelled));
             return cancelled;
         });
     if (!already_read.empty()) engine_->feed(already_read);
