@@ -22,6 +22,10 @@ template <class R, class... Args>
 class UniqueFunction<R(Args...)> {
 public:
     static constexpr std::size_t inline_size = 4 * sizeof(void*);
+    /// Callables aligned beyond a pointer (long double, SIMD types) live on the heap: aligning the
+    /// storage for them would make every UniqueFunction 48 bytes instead of 40, and the loop's
+    /// callback node 80 instead of one 64-byte cache line.
+    static constexpr std::size_t inline_align = alignof(void*);
 
     UniqueFunction() noexcept = default;
     UniqueFunction(std::nullptr_t) noexcept {}
@@ -112,7 +116,7 @@ private:
     }
 
     template <class D>
-    static constexpr bool fits_inline = sizeof(D) <= inline_size && alignof(D) <= alignof(std::max_align_t) &&
+    static constexpr bool fits_inline = sizeof(D) <= inline_size && alignof(D) <= inline_align &&
                                         std::is_nothrow_move_constructible_v<D>;
     template <class D>
     static constexpr bool trivial_inline =
@@ -142,7 +146,7 @@ private:
         [](void* p) noexcept { delete *static_cast<D**>(p); },
     };
 
-    alignas(std::max_align_t) unsigned char storage_[inline_size];
+    alignas(inline_align) unsigned char storage_[inline_size];
     const Ops* ops_ = nullptr;
 };
 
