@@ -252,8 +252,10 @@ def test_server_signals(exe, _client, _stress):
             threads = [threading.Thread(target=send), threading.Thread(target=receive)]
             for t in threads:
                 t.start()
-            while len(got) < 1000:
+            deadline = time.monotonic() + 10
+            while len(got) < 1000 and time.monotonic() < deadline:
                 time.sleep(0.01)
+            check(len(got) >= 1000, "the busy client got no echo within 10 s")
             took = server.stop(sig, within=5.0)
             check(took < 2.0, f"exit took {took:.3f} s after {sig.name}")
             for s in socks:
