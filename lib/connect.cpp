@@ -235,6 +235,8 @@ Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::st
 
 Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
                                                 const ConnectOptions& options) {
+    // Checked first: a closed loop cannot schedule, and a half-built connect would leak.
+    if (is_closed()) throw InvalidStateError("create_connection: Event loop is closed");
     if (host.empty()) throw std::invalid_argument("create_connection: empty host");
     ConnectOptions opts = options;
     if (opts.tls && opts.tls->is_server()) throw std::invalid_argument("create_connection: a server TlsContext");
@@ -249,6 +251,7 @@ Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, st
 
 Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, std::string path,
                                                      const ConnectOptions& options) {
+    if (is_closed()) throw InvalidStateError("create_unix_connection: Event loop is closed");
     Future<std::vector<SocketAddress>> addrs(*this);
     addrs.set_result({SocketAddress::from_unix_path(path)});
     ConnectOptions unix_options = options;
@@ -257,6 +260,7 @@ Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, st
 }
 
 Future<Connection> EventLoop::connect_accepted_socket(ProtocolFactory factory, int fd) {
+    if (is_closed()) throw InvalidStateError("connect_accepted_socket: Event loop is closed");
     detail::set_nonblocking(fd);
     auto protocol = factory();
     if (!protocol) throw std::invalid_argument("connect_accepted_socket: protocol factory returned null");

@@ -300,6 +300,8 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<s
 
 Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
                                         const ServerOptions& options) {
+    // Checked first: a server made on a closed loop would watch its socket on a freed event base.
+    if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
     if (options.sock >= 0) {
         detail::set_nonblocking(options.sock);
         return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});
@@ -309,6 +311,7 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<s
 
 Future<Server> EventLoop::create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
                                         const ServerOptions& options) {
+    if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
     if (hosts.empty()) throw std::invalid_argument("create_server: empty host list");
     return detail::serve_hosts(*impl_, {hosts.begin(), hosts.end()}, port, std::move(factory), options);
 }
@@ -318,6 +321,7 @@ Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::strin
 }
 
 Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options) {
+    if (is_closed()) throw InvalidStateError("create_unix_server: Event loop is closed");
     if (options.sock >= 0) {
         detail::set_nonblocking(options.sock);
         return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});

@@ -296,4 +296,27 @@ TEST_CASE_FIXTURE(TransportFixture, "a connect still pending when the loop close
     // The audit checks that the attempt's socket was closed (and ASan that nothing leaked).
 }
 
+TEST_CASE_FIXTURE(TransportFixture, "connecting or serving on a closed loop throws InvalidStateError and leaves nothing behind") {
+    loop.close();
+    auto set = recorders();
+    CHECK_THROWS_AS(loop.create_connection(recording_factory(set), "127.0.0.1", 9), bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_connection(recording_factory(set), "localhost", 9), bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_connection(recording_factory(set), "127.0.0.1", 9, {.timeout = 1s}), bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_server(recording_factory(set), "127.0.0.1", 0), bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_unix_connection(recording_factory(set), "/nonexistent/x.sock"), bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_unix_server(recording_factory(set), std::string(1, '\0') + "bulb-closed-loop"),
+                    bulb::InvalidStateError);
+    CHECK_THROWS_AS(loop.create_server(recording_factory(set), std::vector<std::string>{"127.0.0.1"}, 0, {}),
+                    bulb::InvalidStateError);
+    Fd listener = raw_listen("127.0.0.1");
+    CHECK_THROWS_AS(loop.create_server(recording_factory(set), std::nullopt, 0, {.sock = listener.get()}),
+                    bulb::InvalidStateError);
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    Fd a(sv[0]), b(sv[1]);
+    CHECK_THROWS_AS(loop.connect_accepted_socket(recording_factory(set), a.get()), bulb::InvalidStateError);
+    CHECK(set->size() == 0);
+    // The audit checks descriptors; ASan checks that nothing leaked.
+}
+
 }  // TEST_SUITE
