@@ -11,7 +11,9 @@
 #    its run_echo.sh with "bulb=<echo_server> --port {port}" added to its servers;
 # 4. prints the harness's report, then bulb's targets: server CPU per request as a ratio to
 #    epoll_echo (median over REPEAT runs; each ratio from runs of the same round of the same
-#    case, which the harness interleaves across servers) and KiB of RSS per idle connection.
+#    case, which the harness interleaves across servers; and the ratio of the best runs, which
+#    a host that slows down in bursts cannot make look better than it is) and KiB of RSS per
+#    idle connection.
 #
 # Environment (everything else, e.g. ONLY, CASES, IDLE_CONNS, SKIP_MEM, SERVER_CPU, goes to the
 # shared run_echo.sh unchanged; see its README):
@@ -26,6 +28,7 @@
 #   CPU_TARGET      required bulb/epoll_echo server CPU-per-request ratio  (default 1.10)
 #   MEM_TARGET      required KiB per idle connection                      (default 0.5)
 #   LOG_DIR         the harness's raw logs              (default $BUILD_DIR/echo-harness/build/logs/<date-time>)
+#   REPORT_FROM=DIR run nothing: print the report of an earlier run's log DIR again
 # The report goes to stdout (and $LOG_DIR/report.md), progress to stderr. Exit status: 1 if a run
 # failed, 0 otherwise (missed targets are reported, not failures).
 set -uo pipefail
@@ -55,60 +58,70 @@ SHARED_BENCH="$(cd "$SHARED_BENCH" 2>/dev/null && pwd)" || {
 
 log() { echo "run_echo: $*" >&2; }
 
-# --- 1. build -------------------------------------------------------------------------------
-SERVER="$BUILD_DIR/examples/echo_server"
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-    if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-        opts=(--buildtype=release)
-        if grep -qs "option('tests'" "$ROOT/meson_options.txt" "$ROOT/meson.options"; then
-            opts+=(-Dtests=false)
+if [[ -n "${REPORT_FROM:-}" ]]; then
+    LOG_DIR="$REPORT_FROM"
+    [[ -r "$LOG_DIR/shared-report.md" ]] || {
+        echo "run_echo: $LOG_DIR has no shared-report.md from bench/run_echo.sh" >&2
+        exit 1
+    }
+    status=0
+    run_header="$(grep -E '^- (bulb|REPEAT)' "$LOG_DIR/report.md" 2>/dev/null)"
+else
+    # --- 1. build -------------------------------------------------------------------------------
+    SERVER="$BUILD_DIR/examples/echo_server"
+    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+        if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+            opts=(--buildtype=release)
+            if grep -qs "option('tests'" "$ROOT/meson_options.txt" "$ROOT/meson.options"; then
+                opts+=(-Dtests=false)
+            fi
+            log "meson setup $BUILD_DIR ${opts[*]}"
+            meson setup "$BUILD_DIR" "$ROOT" "${opts[@]}" >&2 || exit 1
         fi
-        log "meson setup $BUILD_DIR ${opts[*]}"
-        meson setup "$BUILD_DIR" "$ROOT" "${opts[@]}" >&2 || exit 1
+        log "building echo_server (release)"
+        ninja -C "$BUILD_DIR" examples/echo_server >&2 || exit 1
     fi
-    log "building echo_server (release)"
-    ninja -C "$BUILD_DIR" examples/echo_server >&2 || exit 1
-fi
-[[ -x "$SERVER" ]] || {
-    log "$SERVER missing"
-    exit 1
-}
-buildtype="$(meson introspect "$BUILD_DIR" --buildoptions 2>/dev/null |
-    /usr/bin/python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null)"
-[[ "$buildtype" == release ]] || log "warning: $BUILD_DIR is a '${buildtype:-?}' build, not release"
+    [[ -x "$SERVER" ]] || {
+        log "$SERVER missing"
+        exit 1
+    }
+    buildtype="$(meson introspect "$BUILD_DIR" --buildoptions 2>/dev/null |
+        /usr/bin/python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null)"
+    [[ "$buildtype" == release ]] || log "warning: $BUILD_DIR is a '${buildtype:-?}' build, not release"
 
-# --- 2. what the harness needs ----------------------------------------------------------------
-missing=()
-pkg-config --exists libevent 2>/dev/null || missing+=(libevent-dev)
-pkg-config --atleast-version=3.0 openssl 2>/dev/null || missing+=(libssl-dev)
-echo '#include <boost/asio/version.hpp>' | g++ -std=c++20 -E -x c++ - >/dev/null 2>&1 || missing+=(libboost-dev)
-/usr/bin/python3 -c 'import uvloop' 2>/dev/null || missing+=(python3-uvloop)
-command -v pkg-config >/dev/null || missing+=(pkg-config)
-if ((${#missing[@]})); then
-    if [[ "${NO_APT:-0}" == 1 ]] || ! command -v apt-get >/dev/null; then
-        log "missing ${missing[*]} (NO_APT=1 or no apt-get): the harness will skip or fail what needs them"
-    else
-        SUDO=()
-        [[ "$(id -u)" != 0 ]] && SUDO=(sudo -n)
-        log "apt-get install -y ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y "${missing[@]}" >&2; then
-            DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update >&2
-            DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y "${missing[@]}" >&2 || log "apt-get failed"
+    # --- 2. what the harness needs ----------------------------------------------------------------
+    missing=()
+    pkg-config --exists libevent 2>/dev/null || missing+=(libevent-dev)
+    pkg-config --atleast-version=3.0 openssl 2>/dev/null || missing+=(libssl-dev)
+    echo '#include <boost/asio/version.hpp>' | g++ -std=c++20 -E -x c++ - >/dev/null 2>&1 || missing+=(libboost-dev)
+    /usr/bin/python3 -c 'import uvloop' 2>/dev/null || missing+=(python3-uvloop)
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
+    if ((${#missing[@]})); then
+        if [[ "${NO_APT:-0}" == 1 ]] || ! command -v apt-get >/dev/null; then
+            log "missing ${missing[*]} (NO_APT=1 or no apt-get): the harness will skip or fail what needs them"
+        else
+            SUDO=()
+            [[ "$(id -u)" != 0 ]] && SUDO=(sudo -n)
+            log "apt-get install -y ${missing[*]}"
+            if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y "${missing[@]}" >&2; then
+                DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update >&2
+                DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y "${missing[@]}" >&2 || log "apt-get failed"
+            fi
         fi
     fi
-fi
 
-# --- 3. run the harness -----------------------------------------------------------------------
-HARNESS="$BUILD_DIR/echo-harness"
-mkdir -p "$HARNESS" || exit 1
-# Sources only (not the shared build/); files stay newer-or-equal so build.sh rebuilds on change.
-(cd "$SHARED_BENCH" && tar --exclude=./build -cf - .) | (cd "$HARNESS" && tar -xpf - --no-same-owner) || exit 1
-chmod -R u+w "$HARNESS"
-export LOG_DIR="${LOG_DIR:-$HARNESS/build/logs/$(date +%Y%m%d-%H%M%S)}"
-mkdir -p "$LOG_DIR" || exit 1
-log "shared harness: $SHARED_BENCH (copied to $HARNESS); logs: $LOG_DIR"
-status=0
-bash "$HARNESS/run_echo.sh" "bulb=$SERVER --port {port}" >"$LOG_DIR/shared-report.md" || status=1
+    # --- 3. run the harness -----------------------------------------------------------------------
+    HARNESS="$BUILD_DIR/echo-harness"
+    mkdir -p "$HARNESS" || exit 1
+    # Sources only (not the shared build/); files stay newer-or-equal so build.sh rebuilds on change.
+    (cd "$SHARED_BENCH" && tar --exclude=./build -cf - .) | (cd "$HARNESS" && tar -xpf - --no-same-owner) || exit 1
+    chmod -R u+w "$HARNESS"
+    export LOG_DIR="${LOG_DIR:-$HARNESS/build/logs/$(date +%Y%m%d-%H%M%S)}"
+    mkdir -p "$LOG_DIR" || exit 1
+    log "shared harness: $SHARED_BENCH (copied to $HARNESS); logs: $LOG_DIR"
+    status=0
+    bash "$HARNESS/run_echo.sh" "bulb=$SERVER --port {port}" >"$LOG_DIR/shared-report.md" || status=1
+fi
 
 # --- 4. report --------------------------------------------------------------------------------
 targets() {
@@ -126,8 +139,8 @@ targets() {
         reps[c, $4] = 1
     }
     END {
-        print "| case (size x conns) | bulb us/req | epoll_echo us/req | bulb / epoll_echo (median of per-round ratios) | min-max ratio | bulb req/s | epoll_echo req/s | target <= " target " |"
-        print "|---|---:|---:|---:|---:|---:|---:|---|"
+        print "| case (size x conns) | bulb us/req | epoll_echo us/req | bulb / epoll_echo (median of per-round ratios) | min-max ratio | bulb best us/req | epoll_echo best us/req | best / best | bulb req/s | epoll_echo req/s | target <= " target " |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         for (k = 1; k <= nc; k++) {
             c = C[k]; nb = ne = nr = 0
             delete B; delete E; delete R; delete BR; delete ER
@@ -137,10 +150,10 @@ targets() {
                 if (("epoll_echo", c, r) in us) { E[++ne] = us["epoll_echo", c, r]; ER[ne] = rps["epoll_echo", c, r] }
                 if ((("bulb", c, r) in us) && (("epoll_echo", c, r) in us)) R[++nr] = us["bulb", c, r] / us["epoll_echo", c, r]
             }
-            if (nb == 0 || ne == 0 || nr == 0) { printf "| %s | %s | %s | n/a | | | | n/a |\n", c, (nb ? sprintf("%.2f", median(B, nb)) : "-"), (ne ? sprintf("%.2f", median(E, ne)) : "-"); continue }
-            mb = median(B, nb); me = median(E, ne); mr = median(R, nr)
-            lo = R[1]; hi = R[nr]   # sorted by median()
-            printf "| %s | %.2f | %.2f | **%.3f** | %.3f-%.3f | %.0f | %.0f | %s |\n", c, mb, me, mr, lo, hi, median(BR, nb), median(ER, ne), (mr <= target ? "met" : "missed")
+            if (nb == 0 || ne == 0 || nr == 0) { printf "| %s | %s | %s | n/a | | | | | | | n/a |\n", c, (nb ? sprintf("%.2f", median(B, nb)) : "-"), (ne ? sprintf("%.2f", median(E, ne)) : "-"); continue }
+            mb = median(B, nb); me = median(E, ne); mr = median(R, nr)   # median() sorts in place
+            lo = R[1]; hi = R[nr]
+            printf "| %s | %.2f | %.2f | **%.3f** | %.3f-%.3f | %.2f | %.2f | %.3f | %.0f | %.0f | %s |\n", c, mb, me, mr, lo, hi, B[1], E[1], B[1] / E[1], median(BR, nb), median(ER, ne), (mr <= target ? "met" : "missed")
         }
     }' "$LOG_DIR/load.tsv"
 }
@@ -156,8 +169,12 @@ mem_targets() {
 {
     echo "## bulb echo_server vs the shared peers, $(date '+%Y-%m-%d %H:%M:%S %Z')"
     echo
-    echo "- bulb $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (${buildtype:-?} build, $SERVER)"
-    echo "- REPEAT=$REPEAT${DURATION:+ DURATION=$DURATION}${WARMUP:+ WARMUP=$WARMUP}${QUICK:+ QUICK=$QUICK}; raw logs: $LOG_DIR"
+    if [[ -n "${REPORT_FROM:-}" ]]; then
+        echo "${run_header:-- (no header from that run)}"
+    else
+        echo "- bulb $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (${buildtype:-?} build, $SERVER)"
+        echo "- REPEAT=$REPEAT${DURATION:+ DURATION=$DURATION}${WARMUP:+ WARMUP=$WARMUP}${QUICK:+ QUICK=$QUICK}; raw logs: $LOG_DIR"
+    fi
     echo
     if [[ -s "$LOG_DIR/load.tsv" ]]; then
         echo "### Targets: server CPU per request, bulb vs epoll_echo (same run)"
