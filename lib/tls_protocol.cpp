@@ -70,6 +70,7 @@ void TlsProtocol::data_received(ByteView data) {
 }
 
 bool TlsProtocol::eof_received() {
+    if (peer_closed_) return true;  // the FIN after close_notify: the app still writes
     engine_->feed_eof();
     if (state_ == State::handshaking)
         fail(std::make_error_code(std::errc::connection_reset));  // the peer left mid-handshake
@@ -120,6 +121,7 @@ void TlsProtocol::handshake_done() {
 }
 
 void TlsProtocol::process_incoming() {
+    if (peer_closed_ && state_ == State::wrapped) return;  // nothing more comes until we close
     while (!reading_paused_ && (state_ == State::wrapped || state_ == State::shutting_down)) {
         std::size_t n = 0;
         auto* buffered = dynamic_cast<BufferedProtocol*>(app_.get());
@@ -148,10 +150,19 @@ void TlsProtocol::process_incoming() {
         if (status == TlsEngine::Status::want_io) return;
         if (status == TlsEngine::Status::closed) {  // the peer's close_notify
             if (state_ == State::wrapped) {
+                bool keep_open;
                 try {
-                    app_->eof_received();  // TLS cannot half-close: the connection closes anyway
+                    keep_open = app_->eof_received();
                 } catch (...) {
                     callback_failed("Exception in protocol.eof_received()");
+                    return;
+                }
+                // As over TCP, true keeps our side open: a peer that sent its request and then
+                // close_notify (socat at end of input, TLS 1.3 half-close) still gets the reply,
+                // and our close_notify follows when the app closes. OpenSSL writes after
+                // receiving close_notify; it only refuses after sending one.
+                if (keep_open && !closing_ && state_ == State::wrapped) {
+                    peer_closed_ = true;
                     return;
                 }
             }

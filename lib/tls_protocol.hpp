@@ -90,6 +90,9 @@ private:
     State state_ = State::idle;
     bool app_connected_ = false;  // connection_made delivered (or start_tls: the app was connected)
     bool closing_ = false;
+    // The peer's close_notify came and the app's eof_received() kept the connection open: the
+    // peer closed its write side only (TLS 1.3 half-close); we write until the app closes.
+    bool peer_closed_ = false;
     bool reading_paused_ = false;
     bool app_writing_paused_ = false;
     std::string pending_;  // plaintext written during the handshake

@@ -39,8 +39,8 @@ public:
     virtual void connection_made(Transport& transport);
     /// Bytes arrived; `data` is valid only for the duration of the call.
     virtual void data_received(ByteView data);
-    /// The peer closed its write side. Return true to keep the transport open for writing
-    /// (then close it yourself); false (the default) closes it.
+    /// The peer closed its write side (TCP FIN; over TLS its close_notify). Return true to keep
+    /// the transport open for writing (then close it yourself); false (the default) closes it.
     virtual bool eof_received();
     /// The connection is gone. `ec` is empty for close(), abort() and a clean EOF; otherwise the
     /// OS error (system_category) or a bulb::errc.
