@@ -3,11 +3,16 @@
 /// An echo client with the callback API: sends lines, prints what comes back.
 ///
 ///     echo_client [--host HOST] [--port PORT] [--unix PATH] [--message TEXT]...
+///                 [--tls | --tls-ca FILE] [--tls-name NAME]
 ///
 /// Connects to 127.0.0.1:8888 by default (or a Unix socket), sends each --message TEXT as a line,
 /// or else everything on stdin as it arrives, and prints the echoes. Once the input is sent it
 /// half-closes the connection (write_eof); the server closes after its last echo, and the client
 /// exits 0 if every byte came back (1 otherwise or on a connection error, 2 on bad options).
+/// TLS (--tls: the system's trusted CAs; --tls-ca: this CA file) has no half-close: the client
+/// closes (sending close_notify) once every byte has come back.
+
+#include "tls_flags.hpp"
 
 #include <bulb/bulb.hpp>
 
@@ -57,7 +62,15 @@ struct Session {
         if (n < 0 && errno == EINTR) return;
         if (n < 0) std::perror("echo_client: reading stdin");
         stop_stdin();
-        transport->write_eof();  // all sent: the server closes after the last echo
+        input_done();
+    }
+    // All sent: the server closes after the last echo. Without half-close (TLS), close once
+    // every byte has come back.
+    void input_done() {
+        if (transport->can_write_eof())
+            transport->write_eof();
+        else if (received >= sent)
+            transport->close();
     }
     void stop_stdin() {
         stdin_done = true;
@@ -83,6 +96,8 @@ public:
         session_.received += data.size();
         std::fwrite(data.data(), 1, data.size(), stdout);
         std::fflush(stdout);
+        if (session_.stdin_done && !session_.transport->can_write_eof() && session_.received >= session_.sent)
+            session_.transport->close();
     }
     void pause_writing() override { session_.pause(); }
     void resume_writing() override { session_.resume(); }
@@ -99,17 +114,21 @@ public:
 };
 
 [[noreturn]] static void usage() {
-    std::fputs("usage: echo_client [--host HOST] [--port PORT] [--unix PATH] [--message TEXT]...\n", stderr);
+    std::fprintf(stderr, "usage: echo_client [--host HOST] [--port PORT] [--unix PATH] [--message TEXT]... %s\n",
+                 TlsFlags::client_usage);
     std::exit(2);
 }
 
 static int run(const std::string& host, std::uint16_t port, const std::string& unix_path,
-               const std::vector<std::string>& messages) {
+               const std::vector<std::string>& messages, const TlsFlags& tls) {
     bulb::EventLoop loop;
     Session session{loop};
     auto factory = [&] { return std::make_unique<EchoClient>(session); };
-    auto connection = loop.run_until_complete(unix_path.empty() ? loop.create_connection(factory, host, port)
-                                                                 : loop.create_unix_connection(factory, unix_path));
+    bulb::ConnectOptions options;
+    options.tls = tls.client_context();
+    options.server_hostname = tls.name;
+    auto connection = loop.run_until_complete(unix_path.empty() ? loop.create_connection(factory, host, port, options)
+                                                                 : loop.create_unix_connection(factory, unix_path, options));
     session.transport = connection.transport;
     if (messages.empty()) {
         session.watch_stdin();
@@ -119,7 +138,7 @@ static int run(const std::string& host, std::uint16_t port, const std::string& u
             session.sent += m.size() + 1;
         }
         session.stdin_done = true;
-        session.transport->write_eof();
+        session.input_done();
     }
     int status = 0;
     try {
@@ -143,8 +162,10 @@ int main(int argc, char** argv) {
     std::string host = "127.0.0.1", unix_path;
     std::uint16_t port = 8888;
     std::vector<std::string> messages;
+    TlsFlags tls;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
+        if (tls.take(argc, argv, i)) continue;
         if (i + 1 >= argc) usage();
         if (arg == "--host") {
             host = argv[++i];
@@ -161,8 +182,9 @@ int main(int argc, char** argv) {
             usage();
         }
     }
+    if (!tls.cert.empty() || !tls.key.empty() || (!tls.name.empty() && !tls.client_tls)) usage();
     try {
-        return run(host, port, unix_path, messages);
+        return run(host, port, unix_path, messages, tls);
     } catch (const std::exception& e) {  // e.g. connection refused
         std::fprintf(stderr, "echo_client: %s\n", e.what());
         return 1;

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// An echo server with the callback API: every byte a client sends comes back.
+/// An echo server: every byte a client sends comes back. Two styles side by side: the callback
+/// API (a Protocol, the default) and coroutine streams (--streams); either one over TLS.
 ///
-///     echo_server [--host HOST] [--port PORT] [--unix PATH]
+///     echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams]
+///                 [--tls-cert FILE --tls-key FILE]
 ///
 /// Listens on 127.0.0.1:8888 by default (--port 0: any free port) or on a Unix socket, prints
 /// one "listening on ADDRESS" line per socket, and on Ctrl-C or SIGTERM closes the server and
 /// its connections (each one sends what it still buffers) and exits 0.
 
+#include "tls_flags.hpp"
+
 #include <bulb/bulb.hpp>
+#include <bulb/coro.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -32,6 +37,27 @@ public:
     // eof_received() returns false by default: the transport closes once the echoes are sent.
 };
 
+// The same with streams: read what is there, write it back, wait while the client lags.
+static bulb::Task<> echo_stream(bulb::StreamReader reader, bulb::StreamWriter writer) {
+    try {
+        for (;;) {
+            std::string data = co_await reader.read(64 * 1024);
+            if (data.empty()) break;  // EOF
+            writer.write(data);
+            co_await writer.drain();
+        }
+    } catch (const bulb::Error&) {  // reset by the client: nothing left to send
+    }
+    writer.close();
+}
+
+struct Settings {
+    std::string host = "127.0.0.1", unix_path;
+    std::uint16_t port = 8888;
+    bool streams = false;
+    TlsFlags tls;
+};
+
 // Each connection is a descriptor: allow as many as the hard limit does.
 static void raise_fd_limit() {
     rlimit rl;
@@ -42,19 +68,36 @@ static void raise_fd_limit() {
 }
 
 [[noreturn]] static void usage() {
-    std::fputs("usage: echo_server [--host HOST] [--port PORT] [--unix PATH]\n", stderr);
+    std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] %s\n",
+                 TlsFlags::server_usage);
     std::exit(2);
 }
 
-// The API-SKETCH server, plus a listening line and a graceful shutdown.
-static void serve(const std::string& host, std::uint16_t port, const std::string& unix_path) {
-    bulb::EventLoop loop;
+static bulb::Server listen(bulb::EventLoop& loop, const Settings& s) {
+    if (s.streams) {
+        bulb::StreamOptions options;
+        options.server.tls = s.tls.server_context();
+        auto start = [&]() -> bulb::Task<bulb::Server> {
+            if (s.unix_path.empty()) co_return co_await bulb::start_server(echo_stream, s.host, s.port, options);
+            co_return co_await bulb::start_unix_server(echo_stream, s.unix_path, options);
+        };
+        return loop.run_until_complete(bulb::create_task(loop, start()));
+    }
+    bulb::ServerOptions options;
+    options.tls = s.tls.server_context();
     auto factory = [] { return std::make_unique<Echo>(); };
-    bulb::Server server = loop.run_until_complete(unix_path.empty() ? loop.create_server(factory, host, port)
-                                                                     : loop.create_unix_server(factory, unix_path));
+    return loop.run_until_complete(s.unix_path.empty() ? loop.create_server(factory, s.host, s.port, options)
+                                                        : loop.create_unix_server(factory, s.unix_path, options));
+}
+
+// The API-SKETCH server, plus a listening line and a graceful shutdown.
+static void serve(const Settings& s) {
+    bulb::EventLoop loop;
+    bulb::Server server = listen(loop, s);
     loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
     loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
-    for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());
+    const char* kind = s.tls.cert.empty() ? "" : " (TLS)";
+    for (auto& address : server.sockets()) std::printf("listening on %s%s\n", address.to_string().c_str(), kind);
     std::fflush(stdout);  // after the handlers: whoever reads this line may signal at once
     loop.run_forever();
 
@@ -69,28 +112,33 @@ static void serve(const std::string& host, std::uint16_t port, const std::string
 }
 
 int main(int argc, char** argv) {
-    std::string host = "127.0.0.1", unix_path;
-    std::uint16_t port = 8888;
+    Settings s;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
+        if (arg == "--streams") {
+            s.streams = true;
+            continue;
+        }
+        if (s.tls.take(argc, argv, i)) continue;
         if (i + 1 >= argc) usage();
         if (arg == "--host") {
-            host = argv[++i];
+            s.host = argv[++i];
         } else if (arg == "--unix") {
-            unix_path = argv[++i];
+            s.unix_path = argv[++i];
         } else if (arg == "--port") {
             char* end;
             long p = std::strtol(argv[++i], &end, 10);
             if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage();
-            port = static_cast<std::uint16_t>(p);
+            s.port = static_cast<std::uint16_t>(p);
         } else {
             usage();
         }
     }
+    if (!s.tls.server_valid() || s.tls.client_tls || !s.tls.name.empty()) usage();
     raise_fd_limit();
     try {
-        serve(host, port, unix_path);
-    } catch (const std::exception& e) {  // e.g. the address is in use
+        serve(s);
+    } catch (const std::exception& e) {  // the address is in use, a certificate file is bad, ...
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;
     }

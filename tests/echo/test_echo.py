@@ -4,8 +4,8 @@
 
 usage: test_echo.py TEST ECHO_SERVER ECHO_CLIENT ECHO_STRESS
 
-TEST is one of: server_tcp, server_unix, server_signals, server_options, client, stress.
-socat and netcat-openbsd are installed with apt-get when missing (exit 77, "skipped", if that
+TEST is one of: server_tcp, server_unix, server_signals, server_options, client, stress, streams,
+tls. socat, netcat-openbsd and openssl are installed with apt-get when missing (exit 77, "skipped", if that
 fails). Every program must exit with the expected status and, when it succeeds, write nothing
 to stderr (so sanitizer reports fail the test).
 """
@@ -16,13 +16,14 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-LISTENING = re.compile(r"^listening on (.+)$")
+LISTENING = re.compile(r"^listening on (.+?)( \(TLS\))?$")
 
 
 class CheckFailed(Exception):
@@ -49,17 +50,17 @@ def nc_is_openbsd():
 
 
 def ensure_tools():
-    if shutil.which("socat") and nc_is_openbsd():
+    if shutil.which("socat") and nc_is_openbsd() and shutil.which("openssl"):
         return
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    cmd = sudo + ["apt-get", "install", "-y", "socat", "netcat-openbsd"]
+    cmd = sudo + ["apt-get", "install", "-y", "socat", "netcat-openbsd", "openssl"]
     log("installing:", " ".join(cmd))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if subprocess.run(cmd, env=env).returncode != 0:
         subprocess.run(sudo + ["apt-get", "update"], env=env)
         subprocess.run(cmd, env=env)
-    if not (shutil.which("socat") and nc_is_openbsd()):
-        log("SKIP: socat and netcat-openbsd are needed and could not be installed")
+    if not (shutil.which("socat") and nc_is_openbsd() and shutil.which("openssl")):
+        log("SKIP: socat, netcat-openbsd and openssl are needed and could not be installed")
         sys.exit(77)
 
 
@@ -87,6 +88,7 @@ class EchoServer:
             out, err = self.proc.communicate()
             raise CheckFailed(f"{self.cmd}: expected 'listening on ...', got {line!r}\n{out}{err}")
         self.address = m.group(1)
+        self.tls = m.group(2) is not None
         self.port = int(self.address.rsplit(":", 1)[1]) if ":" in self.address else None
 
     def stop(self, sig=signal.SIGTERM, within=5.0):
@@ -425,6 +427,117 @@ def test_client(server_exe, client, _stress):
     log("  bad options: exit 2 with usage: ok")
 
 
+# --- echo_server --streams ----------------------------------------------------------------------
+
+def test_streams(exe, client, stress_exe):
+    """The coroutine-streams server passes what the callback one does, and takes 2,000 clients."""
+    clients_against(["--port", 0, "--streams"], lambda s: [("socat", socat_tcp(s.port)), ("nc", nc_tcp(s.port))], exe)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "echo.sock")
+        server = EchoServer(exe, "--unix", path, "--streams")
+        try:
+            client_round(client, ["--unix", path], "echo_server --streams (Unix)")
+            server.stop()
+        finally:
+            server.kill()
+    server = EchoServer(exe, "--port", 0, "--streams", preexec_fn=lower_fd_limit(1024))
+    try:
+        p = subprocess.run([stress_exe, "--port", str(server.port), "--conns", "2000", "--deadline", "60"],
+                           capture_output=True, text=True, timeout=90)
+        log(p.stdout.rstrip())
+        check(p.returncode == 0 and p.stderr == "", f"stress client: status {p.returncode}\n{p.stderr}")
+        server.stop(within=10)
+    finally:
+        server.kill()
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+def openssl(*args, cwd):
+    p = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr}")
+
+
+def make_pki(d):
+    """A throwaway CA, a server certificate for localhost / 127.0.0.1 signed by it, and an
+    unrelated second CA (made at test time: no keys in git)."""
+    for ca in ("ca", "other_ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                "-days", "2", "-subj", f"/CN=bulb test {ca}", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "server.csr",
+            "-subj", "/CN=localhost", cwd=d)
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+    return {name: os.path.join(d, name) for name in ("ca.pem", "other_ca.pem", "cert.pem", "key.pem", "ca.key")}
+
+
+def python_tls_round(port, ca, data):
+    """Python's ssl (OpenSSL) as the client: sends `data` while reading, then close_notify,
+    and waits for the server's close_notify (unwrap)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            got = bytearray()
+            for i in range(0, len(data), 16384):
+                tls.sendall(data[i:i + 16384])
+                while len(got) < i // 2:  # keep reading so neither side's buffers fill up
+                    got += tls.recv(65536)
+            while len(got) < len(data):
+                chunk = tls.recv(65536)
+                check(chunk, f"python ssl: EOF after {len(got)} of {len(data)} bytes")
+                got += chunk
+            check(bytes(got) == data, "python ssl: different bytes came back")
+            version = tls.version()
+            tls.unwrap()  # our close_notify, then the server's
+    return version
+
+
+def test_tls(exe, client, _stress):
+    with tempfile.TemporaryDirectory() as d:
+        pki = make_pki(d)
+        ca, cert, key = pki["ca.pem"], pki["cert.pem"], pki["key.pem"]
+        for style in ([], ["--streams"]):
+            name = "echo_server" + "".join(" " + a for a in style) + " (TLS)"
+            server = EchoServer(exe, "--port", 0, *style, "--tls-cert", cert, "--tls-key", key)
+            try:
+                check(server.tls, f"{name}: the listening line does not say TLS")
+                port = str(server.port)
+                client_round(client, ["--port", port, "--tls-ca", ca], name)
+                socat = ["socat", "-t", "10", "-", f"OPENSSL:127.0.0.1:{port},cafile={ca},commonname=localhost"]
+                check_echo(socat, lines(1000, 8))
+                check_echo(socat, payload(4 << 20, 9), timeout=120)
+                version = python_tls_round(server.port, ca, payload(2 << 20, 10))
+                log(f"  {name}: socat OPENSSL (lines, 4 MiB), python ssl ({version}, 2 MiB, close_notify both ways): ok")
+                # Verification failures are the client's error, with the reason.
+                p = run([client, "--port", port, "--tls-ca", ca, "--tls-name", "wrong.example", "--message", "x"],
+                        rc=1, timeout=30)
+                check(b"hostname mismatch" in p.stderr, f"wrong host name: {p.stderr!r}")
+                p = run([client, "--port", port, "--tls-ca", pki["other_ca.pem"], "--message", "x"], rc=1, timeout=30)
+                check(b"certificate verify failed" in p.stderr, f"untrusted CA: {p.stderr!r}")
+                # A plain-text client is dropped; the server goes on serving TLS.
+                p = subprocess.run(["nc", "-N", "-w", "10", "127.0.0.1", port], input=b"GET / HTTP/1.0\r\n\r\n",
+                                   capture_output=True, timeout=30)
+                check(b"GET" not in p.stdout, f"a plain client got its bytes echoed: {p.stdout!r}")
+                check_echo([client, "--port", port, "--tls-ca", ca], b"still serving\n")
+                log(f"  {name}: wrong name, untrusted CA, plain-text client: refused, server unharmed")
+                server.stop()
+            finally:
+                server.kill()
+        # Bad TLS options: usage (2) or a clear error at start-up (1), never a listening server.
+        for args in (["--tls-cert", cert], ["--tls-key", key], ["--tls-ca", ca], ["--tls-cert"]):
+            p = run([exe, "--port", "0", *args], rc=2, timeout=10)
+            check(p.stderr.startswith(b"usage: echo_server"), f"{args}: no usage: {p.stderr!r}")
+        for bad_key in ("/nonexistent/key.pem", pki["ca.key"]):  # missing; not the certificate's key
+            p = run([exe, "--port", "0", "--tls-cert", cert, "--tls-key", bad_key], rc=1, timeout=10)
+            check(p.stderr.startswith(b"echo_server:") and p.stdout == b"", f"key {bad_key}: {p.stderr!r} {p.stdout!r}")
+        p = run([client, "--port", "1", "--tls-cert", cert], rc=2, timeout=10)
+        p = run([client, "--port", str(free_port()), "--tls-ca", "/nonexistent/ca.pem"], rc=1, timeout=10)
+        check(b"echo_client:" in p.stderr, f"missing CA file: {p.stderr!r}")
+        log("  bad TLS options and files: exit 2 / exit 1 with the reason: ok")
+
+
 # --- 10,000 connections -----------------------------------------------------------------------
 
 def test_stress(server_exe, _client, stress_exe, conns=10000):
@@ -458,6 +571,8 @@ TESTS = {
     "server_options": test_server_options,
     "client": test_client,
     "stress": test_stress,
+    "streams": test_streams,
+    "tls": test_tls,
 }
 
 
