@@ -9,11 +9,19 @@
 # 3. copies the shared harness ($SHARED_BENCH) to $BUILD_DIR/echo-harness (it builds its client
 #    and peers and writes its logs beside itself; the shared folder is left untouched) and runs
 #    its run_echo.sh with "bulb=<echo_server> --port {port}" added to its servers;
+#    and "bulb_streams=<echo_server> --streams --port {port}" (the coroutine-streams server)
+#    added to its servers; with TLS=1 the harness's TLS mode, both with --tls-cert/--tls-key;
 # 4. prints the harness's report, then bulb's targets: server CPU per request as a ratio to
-#    epoll_echo (median over REPEAT runs; each ratio from runs of the same round of the same
-#    case, which the harness interleaves across servers; and the ratio of the best runs, which
-#    a host that slows down in bursts cannot make look better than it is) and KiB of RSS per
-#    idle connection.
+#    the baseline (epoll_echo; TLS: openssl_epoll), the median over REPEAT runs, each ratio
+#    from runs of the same round of the same case, which the harness interleaves across
+#    servers; and the ratio of the best runs, which a host that slows down in bursts cannot
+#    make look better than it is; KiB of RSS per idle connection; with TLS, server CPU per
+#    handshake.
+#
+# Targets: bulb (callback API) CPU/request <= 1.10x epoll_echo, <= 0.5 KiB per idle connection;
+# bulb_streams <= 1.30x, <= 2 KiB; over TLS, CPU/request and CPU/handshake <= 1.10x
+# openssl_epoll (bulb_streams is reported against the same bound), <= 15 KiB per idle
+# connection.
 #
 # Environment (everything else, e.g. ONLY, CASES, IDLE_CONNS, SKIP_MEM, SERVER_CPU, goes to the
 # shared run_echo.sh unchanged; see its README):
@@ -25,8 +33,8 @@
 #   BUILD_DIR       release build dir                                 (default <repo>/build-bench)
 #   SKIP_BUILD=1    use the echo_server already in BUILD_DIR
 #   NO_APT=1        never run apt-get
-#   CPU_TARGET      required bulb/epoll_echo server CPU-per-request ratio  (default 1.10)
-#   MEM_TARGET      required KiB per idle connection                      (default 0.5)
+#   TLS=1           the harness's TLS mode (bulb serves with the run's certificate)
+#   STREAMS=0       leave bulb_streams out
 #   LOG_DIR         the harness's raw logs              (default $BUILD_DIR/echo-harness/build/logs/<date-time>)
 #   REPORT_FROM=DIR run nothing: print the report of an earlier run's log DIR again
 # The report goes to stdout (and $LOG_DIR/report.md), progress to stderr. Exit status: 1 if a run
@@ -41,8 +49,8 @@ if ((REPEAT > 1)); then
     export DURATION="${DURATION:-2}" WARMUP="${WARMUP:-0.5}"
 fi
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
-CPU_TARGET="${CPU_TARGET:-1.10}"
-MEM_TARGET="${MEM_TARGET:-0.5}"
+TLS="${TLS:-0}"
+STREAMS="${STREAMS:-1}"
 if [[ -z "${SHARED_BENCH:-}" ]]; then
     SHARED_BENCH="$ROOT/../shared/bench"
     [[ -d "$SHARED_BENCH" ]] || SHARED_BENCH=/work/shared/bench
@@ -120,50 +128,69 @@ else
     mkdir -p "$LOG_DIR" || exit 1
     log "shared harness: $SHARED_BENCH (copied to $HARNESS); logs: $LOG_DIR"
     status=0
-    bash "$HARNESS/run_echo.sh" "bulb=$SERVER --port {port}" >"$LOG_DIR/shared-report.md" || status=1
+    tls_args=""
+    [[ "$TLS" == 1 ]] && tls_args=" --tls-cert {cert} --tls-key {key}"
+    servers=("bulb=$SERVER --port {port}$tls_args")
+    [[ "$STREAMS" == 1 ]] && servers+=("bulb_streams=$SERVER --streams --port {port}$tls_args")
+    TLS="$TLS" bash "$HARNESS/run_echo.sh" "${servers[@]}" >"$LOG_DIR/shared-report.md" || status=1
 fi
 
 # --- 4. report --------------------------------------------------------------------------------
-targets() {
-    # load.tsv: name size conns rep rc rps mibps p50 p99 max client_cpu server_cpu errors note ...
-    awk -F'\t' -v target="$CPU_TARGET" '
+if [[ -n "${REPORT_FROM:-}" ]] && grep -q '^- TLS:' "$LOG_DIR/header.md" 2>/dev/null; then TLS=1; fi
+if [[ "$TLS" == 1 ]]; then
+    BASE=openssl_epoll
+    declare -A CPU_TARGET=([bulb]=1.10 [bulb_streams]=1.10) MEM_TARGET=([bulb]=15 [bulb_streams]=15)
+else
+    BASE=epoll_echo
+    declare -A CPU_TARGET=([bulb]=1.10 [bulb_streams]=1.30) MEM_TARGET=([bulb]=0.5 [bulb_streams]=2)
+fi
+
+# ratio_table FILE NAME CASE_FIELDS US_EXPR RATE_FIELD UNIT: NAME vs $BASE, per case and round.
+# The awk program gets the row's case key from CASE_FIELDS ("2 3": size x conns) and the server
+# CPU in us per operation from the server CPU % ($12) over the rate (RATE_FIELD: req/s, or
+# handshakes/s).
+ratio_table() {
+    local file="$1" name="$2" case_fields="$3" rate_field="$4" rep_field="$5" rc_field="$6" cpu_field="$7" unit="$8"
+    awk -F'\t' -v name="$name" -v base="$BASE" -v target="${CPU_TARGET[$name]}" -v cf="$case_fields" \
+        -v rf="$rate_field" -v pf="$rep_field" -v qf="$rc_field" -v uf="$cpu_field" -v unit="$unit" '
     function median(arr, n,    i, j, t) {
         for (i = 2; i <= n; i++) for (j = i; j > 1 && arr[j - 1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j - 1]; arr[j - 1] = t }
         return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
     }
-    $5 == 0 && $6 > 0 && $12 != "" && $12 >= 0 {
-        c = $2 "x" $3
+    BEGIN { nf = split(cf, F, " ") }
+    $qf == 0 && $rf > 0 && $uf != "" && $uf >= 0 && ($1 == name || $1 == base) {
+        c = $(F[1]); for (k = 2; k <= nf; k++) c = c "x" $(F[k])
         if (!(c in seen)) { seen[c] = 1; C[++nc] = c }
-        us[$1, c, $4] = $12 * 10000 / $6   # server CPU % of one core -> us per request
-        rps[$1, c, $4] = $6
-        reps[c, $4] = 1
+        us[$1, c, $pf] = $uf * 10000 / $rf   # server CPU % of one core -> us per operation
+        rate[$1, c, $pf] = $rf
+        reps[c, $pf] = 1
     }
     END {
-        print "| case (size x conns) | bulb us/req | epoll_echo us/req | bulb / epoll_echo (median of per-round ratios) | min-max ratio | bulb best us/req | epoll_echo best us/req | best / best | bulb req/s | epoll_echo req/s | target <= " target " |"
+        printf "| case | %s us/%s | %s us/%s | %s / %s (median of per-round ratios) | min-max ratio | %s best | %s best | best / best | %s %s/s | %s %s/s | target <= %s |\n", name, unit, base, unit, name, base, name, base, name, unit, base, unit, target
         print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         for (k = 1; k <= nc; k++) {
             c = C[k]; nb = ne = nr = 0
             delete B; delete E; delete R; delete BR; delete ER
             for (key in reps) {
                 split(key, kk, SUBSEP); if (kk[1] != c) continue; r = kk[2]
-                if (("bulb", c, r) in us) { B[++nb] = us["bulb", c, r]; BR[nb] = rps["bulb", c, r] }
-                if (("epoll_echo", c, r) in us) { E[++ne] = us["epoll_echo", c, r]; ER[ne] = rps["epoll_echo", c, r] }
-                if ((("bulb", c, r) in us) && (("epoll_echo", c, r) in us)) R[++nr] = us["bulb", c, r] / us["epoll_echo", c, r]
+                if ((name, c, r) in us) { B[++nb] = us[name, c, r]; BR[nb] = rate[name, c, r] }
+                if ((base, c, r) in us) { E[++ne] = us[base, c, r]; ER[ne] = rate[base, c, r] }
+                if (((name, c, r) in us) && ((base, c, r) in us)) R[++nr] = us[name, c, r] / us[base, c, r]
             }
             if (nb == 0 || ne == 0 || nr == 0) { printf "| %s | %s | %s | n/a | | | | | | | n/a |\n", c, (nb ? sprintf("%.2f", median(B, nb)) : "-"), (ne ? sprintf("%.2f", median(E, ne)) : "-"); continue }
             mb = median(B, nb); me = median(E, ne); mr = median(R, nr)   # median() sorts in place
-            lo = R[1]; hi = R[nr]
-            printf "| %s | %.2f | %.2f | **%.3f** | %.3f-%.3f | %.2f | %.2f | %.3f | %.0f | %.0f | %s |\n", c, mb, me, mr, lo, hi, B[1], E[1], B[1] / E[1], median(BR, nb), median(ER, ne), (mr <= target ? "met" : "missed")
+            printf "| %s | %.2f | %.2f | **%.3f** | %.3f-%.3f | %.2f | %.2f | %.3f | %.0f | %.0f | %s |\n", c, mb, me, mr, R[1], R[nr], B[1], E[1], B[1] / E[1], median(BR, nb), median(ER, ne), (mr <= target ? "met" : "missed")
         }
-    }' "$LOG_DIR/load.tsv"
+    }' "$file"
 }
 mem_targets() {
     # memory.tsv: name rc rss_before rss_after kib_per_conn setup errors note conns
-    awk -F'\t' -v target="$MEM_TARGET" '
-    NR == 1 { print "| server | idle conns | RSS before (KiB) | RSS after (KiB) | KiB per idle conn | target <= " target " KiB (bulb) |"; print "|---|---:|---:|---:|---:|---|" }
+    awk -F'\t' -v t1="${MEM_TARGET[bulb]}" -v t2="${MEM_TARGET[bulb_streams]}" '
+    NR == 1 { print "| server | idle conns | RSS before (KiB) | RSS after (KiB) | KiB per idle conn | target (bulb <= " t1 ", bulb_streams <= " t2 " KiB) |"; print "|---|---:|---:|---:|---:|---|" }
     $2 == 0 && $5 != "" {
-        t = ($1 == "bulb") ? (($5 <= target) ? "met" : "missed") : ""
-        printf "| %s | %s | %d | %d | %.3f | %s |\n", $1, $9, $3, $4, $5, t
+        t = ($1 == "bulb") ? t1 : ($1 == "bulb_streams") ? t2 : ""
+        v = (t == "") ? "" : (($5 <= t) ? "met" : "missed")
+        printf "| %s | %s | %d | %d | %.3f | %s |\n", $1, $9, $3, $4, $5, v
     }' "$LOG_DIR/memory.tsv"
 }
 {
@@ -173,14 +200,26 @@ mem_targets() {
         echo "${run_header:-- (no header from that run)}"
     else
         echo "- bulb $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (${buildtype:-?} build, $SERVER)"
-        echo "- REPEAT=$REPEAT${DURATION:+ DURATION=$DURATION}${WARMUP:+ WARMUP=$WARMUP}${QUICK:+ QUICK=$QUICK}; raw logs: $LOG_DIR"
+        echo "- REPEAT=$REPEAT${DURATION:+ DURATION=$DURATION}${WARMUP:+ WARMUP=$WARMUP}${QUICK:+ QUICK=$QUICK} TLS=$TLS; raw logs: $LOG_DIR"
     fi
     echo
-    if [[ -s "$LOG_DIR/load.tsv" ]]; then
-        echo "### Targets: server CPU per request, bulb vs epoll_echo (same run)"
+    for name in bulb bulb_streams; do
+        grep -q "^$name	" "$LOG_DIR/load.tsv" 2>/dev/null || continue
+        echo "### Targets: server CPU per request, $name vs $BASE (same run)"
         echo
-        targets
+        # load.tsv: name size conns rep rc rps mibps p50 p99 max client_cpu server_cpu ...
+        ratio_table "$LOG_DIR/load.tsv" "$name" "2 3" 6 4 5 12 req
         echo
+    done
+    if [[ "$TLS" == 1 && -s "$LOG_DIR/handshakes.tsv" ]]; then
+        for name in bulb bulb_streams; do
+            grep -q "^$name	" "$LOG_DIR/handshakes.tsv" || continue
+            echo "### Targets: server CPU per TLS handshake, $name vs $BASE (same run)"
+            echo
+            # handshakes.tsv: name conns rep rc hs_per_s handshakes elapsed p50 p99 max client_cpu server_cpu ...
+            ratio_table "$LOG_DIR/handshakes.tsv" "$name" "2" 5 3 4 12 hs
+            echo
+        done
     fi
     if [[ -s "$LOG_DIR/memory.tsv" ]]; then
         echo "### Targets: server memory per idle connection"
