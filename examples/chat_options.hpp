@@ -3,9 +3,16 @@
 /// Command-line options shared by both chat servers.
 #pragma once
 
+#include "tls_flags.hpp"
+
+#include <bulb/error.hpp>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,13 +22,18 @@ struct ChatOptions {
     std::size_t max_line = 1024;       // longer lines get an error line
     std::size_t max_backlog = 1000;    // lines queued for a client before it is cut off
     std::string motd;
+    std::optional<bulb::TlsContext> tls;  // --tls-cert/--tls-key: every client speaks TLS
 
-    /// Parses argv; wrong options print usage and exit 2.
+    /// Parses argv; wrong options print usage and exit 2. The TLS certificate and key are
+    /// loaded here: an unreadable file or a key not matching its certificate prints the error
+    /// and exits 1.
     static ChatOptions parse(int argc, char** argv, const char* program) {
         ChatOptions o;
         auto usage = [&] {
-            std::fprintf(stderr, "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n",
-                         program);
+            std::fprintf(stderr,
+                         "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n"
+                         "       %*s %s\n",
+                         program, static_cast<int>(std::string_view(program).size()), "", TlsFlags::server_usage);
             std::exit(2);
         };
         auto number = [&](const char* s, unsigned long max) {
@@ -30,6 +42,7 @@ struct ChatOptions {
             if (*s == '\0' || *s == '-' || *end != '\0' || v > max) usage();
             return v;
         };
+        TlsFlags flags;
         for (int i = 1; i < argc; ++i) {
             std::string_view arg = argv[i];
             if (i + 1 >= argc) usage();
@@ -39,9 +52,26 @@ struct ChatOptions {
             else if (arg == "--max-line") o.max_line = number(value, 1 << 30);
             else if (arg == "--max-backlog") o.max_backlog = number(value, 1 << 30);
             else if (arg == "--motd") o.motd = value;
+            else if (arg == "--tls-cert") flags.cert = value;
+            else if (arg == "--tls-key") flags.key = value;
             else usage();
         }
-        if (o.max_line == 0 || o.max_backlog == 0) usage();
+        if (o.max_line == 0 || o.max_backlog == 0 || !flags.server_valid()) usage();
+        for (const std::string& file : {flags.cert, flags.key}) {  // OpenSSL says only "system lib"
+            if (file.empty()) continue;
+            if (std::FILE* f = std::fopen(file.c_str(), "r")) {
+                std::fclose(f);
+            } else {
+                std::fprintf(stderr, "%s: TLS: cannot read '%s': %s\n", program, file.c_str(), std::strerror(errno));
+                std::exit(1);
+            }
+        }
+        try {
+            o.tls = flags.server_context();
+        } catch (const bulb::Error& e) {
+            std::fprintf(stderr, "%s: TLS: %s\n", program, e.what());
+            std::exit(1);
+        }
         return o;
     }
 };

@@ -4,6 +4,10 @@
 /// its bounded outgoing queue. See chat_room.hpp for the protocol.
 ///
 ///     chat_server [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]
+///                 [--tls-cert FILE --tls-key FILE]
+///
+/// With --tls-cert/--tls-key every client speaks TLS (chat_client --tls-ca CA.pem, or
+/// openssl s_client -quiet); a bad certificate or key file exits 1.
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
@@ -103,8 +107,10 @@ static bulb::Task<> main_task() {
     room = &chat;
     bulb::StreamOptions so;
     so.limit = options.max_line;  // readuntil's limit counts the line, not its "\n"
+    so.server.tls = options.tls;
     auto server = co_await bulb::start_server(serve_client, options.host, options.port, so);
-    for (auto& a : server.sockets()) std::printf("chat server listening on %s\n", a.to_string().c_str());
+    for (auto& a : server.sockets())
+        std::printf("chat server listening on %s%s\n", a.to_string().c_str(), options.tls ? " (TLS)" : "");
     std::fflush(stdout);
     auto& loop = bulb::get_running_loop();
     bulb::Future<void> stop(loop);

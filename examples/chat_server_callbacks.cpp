@@ -4,6 +4,7 @@
 /// Same behaviour and options as chat_server (the streams version); see chat_room.hpp.
 ///
 ///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]
+///                           [--tls-cert FILE --tls-key FILE]
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
@@ -50,11 +51,14 @@ int main(int argc, char** argv) {
     bulb::EventLoop loop;
     ChatRoom room(options.motd);
     try {
-        auto server = loop.run_until_complete(
-            loop.create_server([&] { return std::make_unique<ChatClient>(room, options); }, options.host, options.port));
+        bulb::ServerOptions so;
+        so.tls = options.tls;
+        auto server = loop.run_until_complete(loop.create_server(
+            [&] { return std::make_unique<ChatClient>(room, options); }, options.host, options.port, so));
         loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
         loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
-        for (auto& a : server.sockets()) std::printf("chat server listening on %s\n", a.to_string().c_str());
+        for (auto& a : server.sockets())
+            std::printf("chat server listening on %s%s\n", a.to_string().c_str(), options.tls ? " (TLS)" : "");
         std::fflush(stdout);
         loop.run_forever();
         server.close();
