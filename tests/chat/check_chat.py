@@ -4,23 +4,29 @@
 
 usage: check_chat.py CHAT_SERVER CHAT_CLIENT [TEST...]
 
-Tests: commands, long_line, slow, client, socat (all when none is named). Raw-socket clients
-check every protocol line; chat_client and socat are driven with piped stdin; the slow test has
-20 clients, one of which never reads, exchanging 10,000 messages while the server's RSS stays
-bounded. A server must exit 0 on SIGTERM and write nothing to stderr (so sanitizer reports fail).
+Tests: commands, long_line, slow, client, socat, tls, tls_options (all when none is named).
+Raw-socket clients check every protocol line; chat_client and socat are driven with piped stdin;
+the slow test has 20 clients, one of which never reads, exchanging 10,000 messages while the
+server's RSS stays bounded. The TLS tests make a throwaway CA and a certificate for localhost /
+127.0.0.1 with the openssl CLI (installed with apt-get when missing) and chat through Python's
+ssl, openssl s_client and chat_client --tls-ca, with a plain-TCP client dropped on the way; bad
+--tls-* options exit 2 (usage) or 1 (files). A server must exit 0 on SIGTERM and write nothing
+to stderr (so sanitizer reports fail).
 """
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 
-LISTENING = re.compile(r"^chat server listening on (.+):(\d+)$")
+LISTENING = re.compile(r"^chat server listening on (.+):(\d+)( \(TLS\))?$")
 TIMEOUT = 10.0
 
 
@@ -50,6 +56,7 @@ class Server:
         m = LISTENING.match(line)
         check(m is not None, f"server announced {line!r}")
         self.port = int(m.group(2))
+        self.tls = m.group(3) is not None
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -74,13 +81,17 @@ class Server:
 
 
 class Client:
-    """A raw-socket client reading lines with a timeout."""
+    """A raw-socket client reading lines with a timeout; with `tls` (an ssl.SSLContext), over
+    TLS to "localhost"."""
 
-    def __init__(self, port, rcvbuf=None):
+    def __init__(self, port, rcvbuf=None, tls=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(TIMEOUT)
         self.sock.connect(("127.0.0.1", port))
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.eof = False
 
@@ -127,8 +138,8 @@ class Client:
         self.sock.close()
 
 
-def login(port, nick, others=(), motd=None):
-    c = Client(port)
+def login(port, nick, others=(), motd=None, tls=None):
+    c = Client(port, tls=tls)
     if motd:
         c.expect("*** " + motd)
     c.expect("*** Welcome! Choose a nickname:")
@@ -145,6 +156,7 @@ def test_commands(exe, client_exe):
     motd = "hello from the test"
     srv = Server(exe, "--motd", motd)
     try:
+        check(not srv.tls, "a server without --tls-cert says (TLS)")
         a = login(srv.port, "alice", motd=motd)
         b = Client(srv.port)
         b.expect("*** " + motd)
@@ -447,8 +459,290 @@ def test_socat(exe, client_exe):
     srv.stop()
 
 
+# --- TLS --------------------------------------------------------------------------------------
+
+def ensure_openssl():
+    """The openssl CLI makes the certificates and is one of the clients: apt-get installs it
+    when missing."""
+    if shutil.which("openssl"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = sudo + ["apt-get", "install", "-y", "openssl"]
+    log("installing:", " ".join(cmd))
+    try:
+        if subprocess.run(cmd, env=env, timeout=300).returncode != 0:
+            subprocess.run(sudo + ["apt-get", "update"], env=env, timeout=300)
+            subprocess.run(cmd, env=env, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"  {e}")
+    check(shutil.which("openssl"), "the openssl command is missing and could not be installed")
+
+
+def openssl(d, *args):
+    p = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"openssl {' '.join(args)} exited {p.returncode}: {p.stderr}")
+
+
+def make_pki(d):
+    """In directory d: a throwaway CA (ca.pem, ca.key) and a certificate for localhost and
+    127.0.0.1 signed by it (cert.pem, key.pem). Returns their paths."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl(d, "req", "-x509", *ec, "-days", "2", "-subj", "/CN=bulb chat test CA", "-keyout", "ca.key",
+            "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl(d, "req", *ec, "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr")
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl(d, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "server.ext", "-out", "cert.pem")
+    return tuple(os.path.join(d, n) for n in ("ca.pem", "ca.key", "cert.pem", "key.pem"))
+
+
+class ProcessClient(Client):
+    """A client program (openssl s_client) driven like a Client: lines go to its stdin, lines
+    are read from its stdout."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.buf = b""
+        self.eof = False
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def line(self, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            left = deadline - time.monotonic()
+            check(left > 0, f"no line in {timeout} s (buffered {self.buf[:200]!r})")
+            if select.select([self.proc.stdout], [], [], left)[0]:
+                data = os.read(self.proc.stdout.fileno(), 65536)
+                self.eof = not data
+                self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def expect_silence(self, seconds=0.3):
+        if select.select([self.proc.stdout], [], [], seconds)[0]:
+            check(False, f"unexpected data {os.read(self.proc.stdout.fileno(), 65536)!r}")
+
+    def finish(self, timeout=TIMEOUT):
+        """Waits for the program to exit (it writes little to stderr); returns its exit status
+        and stderr."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise CheckFailed(f"{self.proc.args[0]} did not exit in {timeout} s")
+        return self.proc.returncode, self.proc.stderr.read().decode(errors="replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:  # stdin: unsent data to a dead process
+                pass
+
+
+def read_until_closed(sock, timeout=TIMEOUT):
+    """Everything a socket receives until its peer closes (or resets) it; fails after `timeout`."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        except socket.timeout:
+            raise CheckFailed(f"the connection is still open after {timeout} s (received {data[:200]!r})")
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_tls(exe, client_exe):
+    ensure_openssl()
+    with tempfile.TemporaryDirectory(prefix="bulb-chat-tls-") as d:
+        ca, _, cert, key = make_pki(d)
+        motd = "over TLS"
+        srv = Server(exe, "--motd", motd, "--tls-cert", cert, "--tls-key", key)
+        peers = []
+        try:
+            check(srv.tls, "the listening line does not say (TLS)")
+            # A plain-TCP connection that says nothing (a TLS server waits for its hello) does
+            # not hold up anyone; it is still open when the server stops.
+            silent = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+            peers.append(silent)
+            ctx = ssl.create_default_context(cafile=ca)
+            a = login(srv.port, "alice", motd=motd, tls=ctx)
+            peers.append(a)
+            check(a.sock.version() in ("TLSv1.2", "TLSv1.3"), f"negotiated {a.sock.version()}")
+
+            # openssl s_client, verifying the certificate and the host name
+            sc = ProcessClient(["openssl", "s_client", "-connect", f"127.0.0.1:{srv.port}", "-CAfile", ca,
+                                "-verify_return_error", "-verify_hostname", "localhost", "-quiet"])
+            peers.append(sc)
+            sc.expect("*** " + motd)
+            sc.expect("*** Welcome! Choose a nickname:")
+            sc.send("sam\n")
+            sc.expect("*** you are sam; commands: /nick NAME, /list, /me ACTION, /quit")
+            a.expect("*** sam joined")
+            a.send("hi sam\n")
+            sc.expect("alice: hi sam")
+            sc.send("/me waves\n")
+            a.expect("* sam waves")
+
+            # chat_client --tls-ca, reading a pipe
+            cc = ProcessClient([client_exe, "--port", str(srv.port), "--tls-ca", ca])
+            peers.append(cc)
+            cc.expect("*** " + motd)
+            cc.expect("*** Welcome! Choose a nickname:")
+            cc.send("carol\n")
+            cc.expect("*** you are carol; commands: /nick NAME, /list, /me ACTION, /quit")
+            a.expect("*** carol joined")
+            sc.expect("*** carol joined")
+            cc.send("hello from carol\n")
+            a.expect("carol: hello from carol")
+            sc.expect("carol: hello from carol")
+            sc.send("hi carol\n")
+            cc.expect("sam: hi carol")
+            a.expect("sam: hi carol")
+
+            # A plain-TCP client on the TLS port is dropped; the others chat on.
+            mallory = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
+            peers.append(mallory)
+            mallory.sendall(b"mallory\n/list\n")
+            got = read_until_closed(mallory)
+            check(b"Welcome" not in got and b"***" not in got, f"the plain client received {got!r}")
+            a.send("still here\n")
+            sc.expect("alice: still here")
+            cc.expect("alice: still here")
+            cc.send("/nick carla\n")
+            for x in (a, sc, cc):
+                x.expect("*** carol is now known as carla")
+            sc.send("/list\n")
+            sc.expect("*** users: alice, sam, carla")
+
+            # chat_client's input ends without /quit: TLS cannot half-close, so the client quits
+            # by itself and still prints the server's last line
+            t0 = time.monotonic()
+            cc.proc.stdin.close()
+            cc.expect("*** bye")
+            cc.expect_eof()
+            rc, err = cc.finish()
+            check(rc == 0 and err == "", f"chat_client exited {rc}, stderr {err!r}")
+            check(time.monotonic() - t0 < 4, "chat_client waited out its grace period: the server did not close")
+            a.expect("*** carla left")
+            sc.expect("*** carla left")
+
+            # chat_client reading a file whose last line lacks its "\n", and one ending in /quit
+            for nick, text, args in (("dave", "dave\nfrom a file", ["--tls-name", "localhost"]),
+                                     ("erin", "erin\nbye all\n/quit\n", ["--host", "localhost"])):
+                with tempfile.TemporaryFile() as f:
+                    f.write(text.encode())
+                    f.seek(0)
+                    p = subprocess.run([client_exe, "--port", str(srv.port), "--tls-ca", ca, *args], stdin=f,
+                                       capture_output=True, timeout=30)
+                out, err = p.stdout.decode().splitlines(), p.stderr.decode()
+                check(p.returncode == 0 and err == "", f"chat_client ({nick}) exited {p.returncode}, stderr {err!r}")
+                check(out == ["*** " + motd, "*** Welcome! Choose a nickname:",
+                              f"*** you are {nick}; commands: /nick NAME, /list, /me ACTION, /quit", "*** bye"],
+                      f"chat_client ({nick}) printed {out!r}")
+                said = text.split("\n")[1]
+                for x in (a, sc):
+                    x.expect(f"*** {nick} joined")
+                    x.expect(f"{nick}: {said}")
+                    x.expect(f"*** {nick} left")
+
+            # clients that must not get in: a wrong name, an untrusted CA (the system store), plain TCP
+            for args, why in ((["--tls-ca", ca, "--tls-name", "wrong.test"], "hostname mismatch"),
+                              (["--tls"], "certificate verify failed"),
+                              ([], "")):
+                p = subprocess.run([client_exe, "--port", str(srv.port), *args], input=b"intruder\nhello\n",
+                                   capture_output=True, timeout=30)
+                err = p.stderr.decode()
+                check(p.returncode == 1 and err.startswith("chat_client: ") and why in err and p.stdout == b"",
+                      f"chat_client {' '.join(args)} exited {p.returncode}, stdout {p.stdout!r}, stderr {err!r}")
+            a.expect_silence()
+
+            sc.send("/quit\n")
+            sc.expect("*** bye")
+            sc.expect_eof()
+            rc, err = sc.finish()
+            check(rc == 0, f"openssl s_client exited {rc}: {err}")
+            a.expect("*** sam left")
+
+            # a chat_client connected when the server stops exits (Server::close_clients closes the
+            # TCP transports under TLS, as asyncio does: no close_notify, which the client reports)
+            fc = ProcessClient([client_exe, "--port", str(srv.port), "--tls-ca", ca])
+            peers.append(fc)
+            fc.send("frank\n")
+            a.expect("*** frank joined")
+            a.send("to frank\n")
+            fc.expect("*** " + motd)
+            fc.expect("*** Welcome! Choose a nickname:")
+            fc.expect("*** you are frank; commands: /nick NAME, /list, /me ACTION, /quit")
+            fc.expect("alice: to frank")
+            srv.stop()
+            fc.expect_eof()
+            rc, err = fc.finish()
+            no_close_notify = rc == 1 and err == ("chat_client: connection lost: "
+                                                  "TLS peer closed the connection without close_notify\n")
+            check((rc == 0 and err == "") or no_close_notify,
+                  f"chat_client exited {rc} when the server stopped, stderr {err!r}")
+            if no_close_notify:
+                log("  note: the stopping server closed chat_client's connection without close_notify")
+        except BaseException:
+            srv.proc.kill()
+            raise
+        finally:
+            for x in peers:
+                x.close()
+        srv.stop()
+
+
+def test_tls_options(exe, client_exe):
+    ensure_openssl()
+    with tempfile.TemporaryDirectory(prefix="bulb-chat-tls-") as d:
+        ca, ca_key, cert, key = make_pki(d)
+        missing = os.path.join(d, "missing.pem")
+
+        def run(*args):
+            p = subprocess.run([exe, "--port", "0", *args], capture_output=True, text=True, timeout=30)
+            return p.returncode, p.stdout, p.stderr
+
+        for args in (["--tls-cert", cert], ["--tls-key", key], ["--tls-cert", cert, "--tls-key"],
+                     ["--tls", "--tls-cert", cert, "--tls-key", key], ["--tls-ca", ca]):
+            rc, out, err = run(*args)
+            check(rc == 2 and out == "" and err.startswith("usage: ") and "--tls-cert FILE --tls-key FILE" in err,
+                  f"server {' '.join(args)} exited {rc}, stdout {out!r}, stderr {err!r}")
+        for args, what in ((["--tls-cert", cert, "--tls-key", missing], "cannot read '" + missing + "'"),
+                           (["--tls-cert", missing, "--tls-key", key], "cannot read '" + missing + "'"),
+                           (["--tls-cert", cert, "--tls-key", ca_key], ca_key),   # not the certificate's key
+                           (["--tls-cert", key, "--tls-key", key], key)):         # not a certificate
+            rc, out, err = run(*args)
+            name = os.path.basename(exe)
+            check(rc == 1 and out == "" and err.startswith(f"{name}: TLS: ") and what in err
+                  and err.count("\n") == 1,
+                  f"server {' '.join(args)} exited {rc}, stdout {out!r}, stderr {err!r}")
+        for args, want in ((["--tls-cert", cert], 2), (["--tls-name", "localhost"], 2), (["--tls-ca"], 2),
+                           (["--tls-ca", missing], 1)):
+            p = subprocess.run([client_exe, "--port", "1", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=30)
+            check(p.returncode == want and p.stderr.startswith("usage: " if want == 2 else "chat_client: "),
+                  f"chat_client {' '.join(args)} exited {p.returncode}, stderr {p.stderr!r}")
+
+
 TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow,
-         "client": test_client, "socat": test_socat}
+         "client": test_client, "socat": test_socat, "tls": test_tls, "tls_options": test_tls_options}
 
 
 def main():
