@@ -46,8 +46,8 @@ public:
     virtual bool has_buffered_input() const = 0;
     /// Why the last call failed (tls_category, or errc::tls_unexpected_eof).
     virtual std::error_code error() const = 0;
-    /// Frees idle buffers.
-    virtual void trim() = 0;
+    /// Frees the input and output buffers that are empty and hold more than `keep` bytes.
+    virtual void trim(std::size_t keep) = 0;
     /// get_extra_info names: "peercert_subject", "peercert_issuer", "peercert_san", "cipher",
     /// "version", "alpn_protocol", "server_name".
     virtual std::optional<std::string> info(std::string_view name) const = 0;

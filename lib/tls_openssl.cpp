@@ -183,12 +183,12 @@ public:
     bool has_buffered_input() const override { return in_head_ < in_.size() || SSL_pending(ssl_) > 0; }
     std::error_code error() const override { return error_; }
 
-    void trim() override {
-        if (in_head_ == in_.size()) {
+    void trim(std::size_t keep) override {
+        if (in_head_ == in_.size() && in_.capacity() > keep) {
             std::string().swap(in_);
             in_head_ = 0;
         }
-        if (out_.empty()) std::string().swap(out_);
+        if (out_.empty() && out_.capacity() > keep) std::string().swap(out_);
     }
 
     std::optional<std::string> info(std::string_view name) const override {

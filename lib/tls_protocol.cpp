@@ -12,6 +12,9 @@
 namespace bulb::detail {
 namespace {
 
+/// Engine buffers up to this size stay allocated between messages.
+constexpr std::size_t idle_buffer_keep = 16 * 1024;
+
 /// Plaintext lands here before data_received (one per thread: delivery is synchronous).
 MutableByteView plaintext_buffer() {
     thread_local std::array<std::byte, 64 * 1024> buffer;
@@ -83,6 +86,7 @@ void TlsProtocol::do_handshake() {
     switch (engine_->handshake()) {
         case TlsEngine::Status::ok:
             flush();
+            engine_->trim(0);  // the handshake's flights (certificates) need not stay allocated
             handshake_done();
             return;
         case TlsEngine::Status::want_io: flush(); return;
@@ -147,7 +151,12 @@ void TlsProtocol::process_incoming() {
             continue;
         }
         flush();  // reading may produce records to send (key updates, alerts)
-        if (status == TlsEngine::Status::want_io) return;
+        if (status == TlsEngine::Status::want_io) {
+            // All read: give back buffers a large transfer grew (an idle connection keeps
+            // little), but keep small ones, which every message would otherwise reallocate.
+            engine_->trim(idle_buffer_keep);
+            return;
+        }
         if (status == TlsEngine::Status::closed) {  // the peer's close_notify
             if (state_ == State::wrapped) {
                 bool keep_open;
