@@ -662,6 +662,19 @@ def test_tls(exe, client_exe):
                     x.expect(f"{nick}: {said}")
                     x.expect(f"*** {nick} left")
 
+            # the input ends before a nickname was accepted: the server takes the client's /quit
+            # for one, so the client closes after its grace period (5 s)
+            t0 = time.monotonic()
+            p = subprocess.run([client_exe, "--port", str(srv.port), "--tls-ca", ca], input=b"no nick!\n",
+                               capture_output=True, timeout=30)
+            elapsed = time.monotonic() - t0
+            out, err = p.stdout.decode().splitlines(), p.stderr.decode()
+            bad = "*** invalid nickname (1-32 letters, digits, _ or -), try again:"
+            check(p.returncode == 0 and err == "" and out == ["*** " + motd, "*** Welcome! Choose a nickname:", bad, bad],
+                  f"chat_client exited {p.returncode}, stdout {out!r}, stderr {err!r}")
+            check(4.5 < elapsed < 15, f"chat_client closed after {elapsed:.1f} s, expected its 5 s grace period")
+            a.expect_silence()
+
             # clients that must not get in: a wrong name, an untrusted CA (the system store), plain TCP
             for args, why in ((["--tls-ca", ca, "--tls-name", "wrong.test"], "hostname mismatch"),
                               (["--tls"], "certificate verify failed"),
