@@ -103,8 +103,6 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
 }
 
 static bulb::Task<> main_task() {
-    ChatRoom chat(options.motd);
-    room = &chat;
     bulb::StreamOptions so;
     so.limit = options.max_line;  // readuntil's limit counts the line, not its "\n"
     so.server.tls = options.tls;
@@ -125,6 +123,10 @@ static bulb::Task<> main_task() {
 
 int main(int argc, char** argv) {
     options = ChatOptions::parse(argc, argv, "chat_server");
+    // The room outlives the loop: client tasks still running when main_task ends are cancelled
+    // by bulb::run, and they leave the room on their way out.
+    ChatRoom chat(options.motd);
+    room = &chat;
     try {
         bulb::run(main_task());
     } catch (const std::exception& e) {

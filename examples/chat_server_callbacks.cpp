@@ -48,8 +48,8 @@ private:
 
 int main(int argc, char** argv) {
     ChatOptions options = ChatOptions::parse(argc, argv, "chat_server_callbacks");
+    ChatRoom room(options.motd);  // outlives the loop, whose teardown drops the clients
     bulb::EventLoop loop;
-    ChatRoom room(options.motd);
     try {
         bulb::ServerOptions so;
         so.tls = options.tls;
