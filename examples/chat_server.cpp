@@ -14,6 +14,7 @@
 
 #include <bulb/coro.hpp>
 
+#include <chrono>
 #include <csignal>
 
 /// A client as the room sees it: lines go to a bounded queue that a writer task drains.
@@ -117,8 +118,10 @@ static bulb::Task<> main_task() {
     loop.add_signal_handler(SIGTERM, quit);
     co_await stop;
     server.close();
-    server.close_clients();
+    server.close_clients();  // TLS clients get close_notify; those that never answer are cut
+    auto cut = loop.call_later(std::chrono::seconds(5), [&server] { server.abort_clients(); });
     co_await server.wait_closed();
+    cut.cancel();
 }
 
 int main(int argc, char** argv) {

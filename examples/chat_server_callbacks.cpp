@@ -12,6 +12,7 @@
 #include <bulb/bulb.hpp>
 #include <bulb/protocols/line.hpp>
 
+#include <chrono>
 #include <csignal>
 
 class ChatClient : public bulb::protocols::LineProtocol, public ChatRoom::Member {
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         loop.run_forever();
         server.close();
-        server.close_clients();
+        server.close_clients();  // TLS clients get close_notify; those that never answer are cut
+        loop.call_later(std::chrono::seconds(5), [&server] { server.abort_clients(); });
         loop.run_until_complete(server.wait_closed());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "chat_server_callbacks: %s\n", e.what());

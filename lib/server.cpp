@@ -151,7 +151,16 @@ void ServerImpl::close() {
 
 void ServerImpl::close_clients() {
     std::vector<TransportPtr> clients(clients_.begin(), clients_.end());
-    for (auto& t : clients) t->close();
+    for (auto& t : clients) {
+        // A TLS client is closed as its app would close it: close_notify after the buffered
+        // data, bounded by the shutdown timeout (closing the socket under it is an unclean EOF).
+        // One still in its handshake has no app yet: its socket is closed.
+        auto* tls = dynamic_cast<TlsProtocol*>(t->get_protocol());
+        if (tls && tls->wrapped())
+            tls->app_close();
+        else
+            t->close();
+    }
 }
 
 void ServerImpl::abort_clients() {

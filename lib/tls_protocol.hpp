@@ -57,7 +57,10 @@ public:
     void app_pause_reading();
     void app_resume_reading();
     bool app_reading() const noexcept { return !reading_paused_ && !closing_; }
+    bool app_writing_paused() const noexcept { return app_writing_paused_; }
     bool closing() const noexcept { return closing_; }
+    /// The handshake finished: the app has its transport (close() sends close_notify).
+    bool wrapped() const noexcept { return state_ == State::wrapped || state_ == State::shutting_down; }
     std::size_t write_buffer_size() const noexcept;
     Transport& raw() const noexcept { return *raw_; }
     Protocol* app() const noexcept { return app_.get(); }
