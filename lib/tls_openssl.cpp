@@ -11,7 +11,9 @@
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace bulb {
@@ -56,6 +58,13 @@ std::error_code take_ssl_error() {
     throw Error(ec, what);  // system_error appends ec.message()
 }
 
+// OpenSSL reports a missing or unreadable file as "system lib": say which file and why.
+void require_readable(const std::string& path, const char* what) {
+    if (path.empty() || ::access(path.c_str(), R_OK) == 0) return;
+    int e = errno;
+    throw Error(std::error_code(e, std::system_category()), std::string("cannot read ") + what + " '" + path + "'");
+}
+
 std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) {
     std::vector<unsigned char> wire;
     for (auto& p : protocols) {
@@ -76,6 +85,8 @@ SSL_CTX* new_ctx(bool server) {
 }
 
 void load_chain(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
+    require_readable(cert, "certificate chain");
+    require_readable(key, "private key");
     if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) throw_ssl("cannot load certificate chain '" + cert + "'");
     if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) throw_ssl("cannot load private key '" + key + "'");
     if (SSL_CTX_check_private_key(ctx) != 1) throw_ssl("private key '" + key + "' does not match certificate '" + cert + "'");
@@ -334,7 +345,8 @@ TlsContext TlsContext::client(const TlsClientOptions& options) {
         SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_PEER, nullptr);
         if (options.ca_file.empty() && options.ca_dir.empty()) {
             if (SSL_CTX_set_default_verify_paths(impl->ctx) != 1) throw_ssl("cannot load the system trust store");
-        } else if (SSL_CTX_load_verify_locations(impl->ctx, options.ca_file.empty() ? nullptr : options.ca_file.c_str(),
+        } else if (require_readable(options.ca_file, "CA file"), require_readable(options.ca_dir, "CA directory"),
+                   SSL_CTX_load_verify_locations(impl->ctx, options.ca_file.empty() ? nullptr : options.ca_file.c_str(),
                                                  options.ca_dir.empty() ? nullptr : options.ca_dir.c_str()) != 1) {
             throw_ssl("cannot load CA file '" + options.ca_file + "' / dir '" + options.ca_dir + "'");
         }
@@ -355,6 +367,7 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
     load_chain(impl->ctx, cert_chain_file, key_file);
     auto configure = [&](SSL_CTX* ctx) {
         if (!options.client_ca_file.empty()) {
+            require_readable(options.client_ca_file, "client CA file");
             if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(), nullptr) != 1)
                 throw_ssl("cannot load client CA file '" + options.client_ca_file + "'");
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (options.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
