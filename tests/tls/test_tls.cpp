@@ -241,20 +241,28 @@ public:
     }
     void data_received(bulb::ByteView d) override {
         std::string s(reinterpret_cast<const char*>(d.data()), d.size());
-        if (tls_) {
+        if (upgrading_) {
+            // From the TLS protocol. The first record can come with the client's Finished,
+            // before start_tls's future has run its callbacks: echo it from there.
             r_->data += s;
-            tls_->write(d);
+            if (tls_)
+                tls_->write(d);
+            else
+                early_ += s;
             return;
         }
         plain_ += s;
         auto nl = plain_.find('\n');
-        if (nl == std::string::npos || upgrading_) return;
+        if (nl == std::string::npos) return;
         REQUIRE(plain_.substr(0, nl) == "STARTTLS");
         *rest_ = plain_.substr(nl + 1);
         upgrading_ = true;
         auto f = loop_.start_tls(bulb::RefPtr<bulb::Transport>(t_), ctx_, true, {}, *rest_);
         f.add_done_callback([this](bulb::Future<bulb::RefPtr<bulb::Transport>>& done) {
-            if (!done.exception()) tls_ = done.result();
+            if (done.exception()) return;
+            tls_ = done.result();
+            if (!early_.empty()) tls_->write(std::string_view(early_));
+            early_.clear();
         });
     }
     void connection_lost(std::error_code ec) override {
@@ -271,6 +279,7 @@ private:
     bulb::Transport* t_ = nullptr;
     bulb::RefPtr<bulb::Transport> tls_;
     std::string plain_;
+    std::string early_;  // TLS data received before tls_ was known
     bool upgrading_ = false;
 };
 
