@@ -48,6 +48,8 @@ public:
     EventLoop& get_loop() const noexcept override;
     std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) override;
     Protocol* get_protocol() const noexcept override { return protocol_.get(); }
+    /// pause_writing delivered, resume_writing not yet (start_tls carries it over).
+    bool writing_paused() const noexcept { return writing_paused_; }
 
     void close_for_loop() noexcept override;
 

@@ -3,6 +3,7 @@
 /// TlsProtocol: handshake, record processing, app-side writes and flow control, bounded shutdown.
 #include "tls_protocol.hpp"
 
+#include "stream_transport.hpp"
 #include "tls_transport.hpp"
 
 #include <bulb/loop.hpp>
@@ -39,8 +40,9 @@ TlsProtocol::~TlsProtocol() {
     if (app_transport_) app_transport_->detach();
 }
 
-void TlsProtocol::start(Transport& raw, ByteView already_read) {
+void TlsProtocol::start(Transport& raw, ByteView already_read, bool app_writing_paused) {
     raw_ = &raw;
+    app_writing_paused_ = app_writing_paused;
     app_transport_ = RefPtr<TlsTransport>(new TlsTransport(this, raw));
     state_ = State::handshaking;
     if (settings_.handshake_timeout > Duration::zero())
@@ -329,6 +331,12 @@ std::unique_ptr<Protocol> wrap_tls(EventLoop& loop, TlsSettings settings, std::u
     return std::make_unique<TlsProtocol>(loop, std::move(settings), std::move(app), std::move(waiter), true);
 }
 
+bool writing_paused(const Transport& t) noexcept {
+    if (auto* s = dynamic_cast<const StreamTransport*>(&t)) return s->writing_paused();
+    if (auto* s = dynamic_cast<const TlsTransport*>(&t)) return s->writing_paused();
+    return t.get_write_buffer_size() > t.get_write_buffer_limits().high;  // another transport: a guess
+}
+
 }  // namespace bulb::detail
 
 namespace bulb {
@@ -348,9 +356,14 @@ Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, cons
     });
     auto* tls_protocol = new detail::TlsProtocol(*this, detail::TlsSettings{tls, server_side, std::move(server_hostname)},
                                                  nullptr, handshake, /*call_connection_made=*/false);
+    // Writes the old protocol made may still fill the transport's buffer past high water (they
+    // go out before the client hello: the hello is queued behind them). The protocol was then
+    // told pause_writing, and the transport's resume_writing now reaches the TLS protocol: it
+    // must pass it on, or the app protocol waits for it for ever (asyncio: cpython #109051).
+    const bool app_writing_paused = detail::writing_paused(*transport);
     tls_protocol->set_app_protocol(transport->set_protocol(std::unique_ptr<Protocol>(tls_protocol)));
     transport->resume_reading();
-    tls_protocol->start(*transport, as_bytes(already_read));
+    tls_protocol->start(*transport, as_bytes(already_read), app_writing_paused);
     return result;
 }
 

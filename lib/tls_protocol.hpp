@@ -38,8 +38,9 @@ public:
     ~TlsProtocol() override;
 
     /// start_tls: begins the handshake on an already connected transport, after feeding it the
-    /// bytes the previous protocol had read past the upgrade point.
-    void start(Transport& raw, ByteView already_read);
+    /// bytes the previous protocol had read past the upgrade point. `app_writing_paused`: the
+    /// transport has paused the app protocol (its resume_writing now comes through this one).
+    void start(Transport& raw, ByteView already_read, bool app_writing_paused = false);
     void set_app_protocol(std::unique_ptr<Protocol> app) { app_ = std::move(app); }
 
     // raw-transport side
@@ -102,6 +103,9 @@ private:
     std::error_code lost_error_;
     TimerHandle timer_;    // handshake or shutdown deadline
 };
+
+/// True when `t` has paused its protocol's writing (pause_writing delivered, resume_writing not yet).
+bool writing_paused(const Transport& t) noexcept;
 
 /// Wraps `app` in TLS for a new connection (client or server side).
 std::unique_ptr<Protocol> wrap_tls(EventLoop& loop, TlsSettings settings, std::unique_ptr<Protocol> app,

@@ -45,6 +45,7 @@ public:
         if (proto_) proto_->app_resume_reading();
     }
     bool is_reading() const noexcept override { return proto_ && proto_->app_reading(); }
+    bool writing_paused() const noexcept { return proto_ && proto_->app_writing_paused(); }
     void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override {
         raw_->set_write_buffer_limits(high, low);
     }

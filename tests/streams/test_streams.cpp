@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// StreamReader / StreamWriter over real loopback connections: reads, limits, EOF, backpressure,
-/// cancellation safety, server callbacks and writer lifetime.
+/// cancellation safety, server callbacks, writer lifetime and start_tls.
 #include <bulb/coro.hpp>
 #include <doctest/doctest.h>
+
+#include "../tls/tls_support.hpp"  // the test PKI, for start_tls
 
 #include <chrono>
 #include <string>
@@ -295,6 +297,51 @@ TEST_CASE("an exception escaping the client callback is reported and the connect
         co_await server.wait_closed();
         loop.set_exception_handler({});
     }());
+}
+
+// Writes made before StreamWriter::start_tls reach the peer before the client hello (asyncio's
+// start_tls drains first; here they are queued ahead of it), and the writer that backlog paused
+// is resumed through TLS: drain() returned never before the fix (cpython #109051).
+TEST_CASE("start_tls: the writes before it arrive first, in order, and drain() works after it") {
+    run_test([]() -> bulb::Task<> {
+        const auto& pki = bulb_tls_test::Pki::get();
+        auto p = co_await connect_pair();
+        std::string plain;
+        char rec[16];
+        for (std::size_t off = 0; off < (4u << 20); off += 8) {  // each 8-byte record is its offset
+            std::snprintf(rec, sizeof rec, "%07zx.", off);
+            plain.append(rec, 8);
+        }
+        p.client_writer.write(plain);
+        p.client_writer.write("STARTTLS\n");
+        CHECK(p.client_writer.transport().get_write_buffer_size() > 64 * 1024);  // queued, not sent
+        bulb::TlsClientOptions co;
+        co.ca_file = pki.ca;
+        // Named, not temporaries of a co_await expression (GCC 12 destroys those twice).
+        bulb::TlsContext client_ctx = bulb::TlsContext::client(co);
+        bulb::TlsContext server_ctx = bulb::TlsContext::server(pki.srv, pki.srv_key);
+        auto client_tls = bulb::create_task(p.client_writer.start_tls(client_ctx, "localhost"));
+        std::string got = co_await p.server_reader.readexactly(plain.size());
+        CHECK(got == plain);
+        CHECK(co_await p.server_reader.readline() == "STARTTLS\n");
+        auto server_tls = p.server_writer.start_tls(server_ctx, std::string());
+        co_await std::move(server_tls);
+        co_await client_tls;
+        auto drained = bulb::timeout(10s).run(p.client_writer.drain());
+        co_await std::move(drained);
+        p.client_writer.write("over tls\n");
+        CHECK(co_await p.server_reader.readline() == "over tls\n");
+        p.server_writer.write("and back\n");
+        co_await p.server_writer.drain();
+        CHECK(co_await p.client_reader.readline() == "and back\n");
+        CHECK(p.client_writer.get_extra_info("version").value_or("").find("TLS") == 0);
+        p.client_writer.close();
+        CHECK(co_await p.server_reader.read() == "");  // close_notify: a clean EOF
+        p.server_writer.close();
+        co_await p.client_writer.wait_closed();
+        co_await p.server_writer.wait_closed();
+        p.server.close();
+    });
 }
 
 TEST_CASE("Unix-socket streams carry data both ways") {
