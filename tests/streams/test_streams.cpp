@@ -306,13 +306,19 @@ TEST_CASE("start_tls: the writes before it arrive first, in order, and drain() w
     run_test([]() -> bulb::Task<> {
         const auto& pki = bulb_tls_test::Pki::get();
         auto p = co_await connect_pair();
+        // 64 KiB chunks of 8-byte records, each its own offset, until the transport holds more
+        // than its high-water mark (the kernel takes a few MiB first).
         std::string plain;
         char rec[16];
-        for (std::size_t off = 0; off < (4u << 20); off += 8) {  // each 8-byte record is its offset
-            std::snprintf(rec, sizeof rec, "%07zx.", off);
-            plain.append(rec, 8);
+        while (plain.size() < (64u << 20) && p.client_writer.transport().get_write_buffer_size() <= 256 * 1024) {
+            std::string chunk;
+            for (int i = 0; i < 8192; ++i) {
+                std::snprintf(rec, sizeof rec, "%07zx.", plain.size() + chunk.size());
+                chunk.append(rec, 8);
+            }
+            p.client_writer.write(chunk);
+            plain += chunk;
         }
-        p.client_writer.write(plain);
         p.client_writer.write("STARTTLS\n");
         CHECK(p.client_writer.transport().get_write_buffer_size() > 64 * 1024);  // queued, not sent
         bulb::TlsClientOptions co;
