@@ -159,7 +159,9 @@ public:
     /// `already_read` (bytes the old protocol read past the upgrade point) go to the TLS engine.
     /// The transport's protocol stays the application protocol (no second connection_made);
     /// the future resolves with the new app-side transport after the handshake, or fails with
-    /// the handshake error (the connection is then aborted). Defined in lib/tls_protocol.cpp.
+    /// the handshake error (the connection is then aborted). As in asyncio, the protocol may get
+    /// data_received (TLS data that came with the handshake's last flight) before the future's
+    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls_protocol.cpp.
     Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname = {}, std::string already_read = {});
 
