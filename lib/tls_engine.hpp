@@ -28,8 +28,11 @@ public:
     static std::unique_ptr<TlsEngine> create(const TlsContext& ctx, bool server_side, const std::string& server_hostname);
     virtual ~TlsEngine() = default;
 
-    /// Ciphertext received from the peer.
+    /// Ciphertext received from the peer. The engine may read it in place: call stash() before
+    /// those bytes go away.
     virtual void feed(ByteView ciphertext) = 0;
+    /// Copies what the engine has not yet read of the last feed() into its own buffer.
+    virtual void stash() = 0;
     /// The peer closed the connection (TCP EOF).
     virtual void feed_eof() = 0;
     /// Advances the handshake.
@@ -46,8 +49,9 @@ public:
     virtual bool has_buffered_input() const = 0;
     /// Why the last call failed (tls_category, or errc::tls_unexpected_eof).
     virtual std::error_code error() const = 0;
-    /// Frees the input and output buffers that are empty and hold more than `keep` bytes.
-    virtual void trim(std::size_t keep) = 0;
+    /// Frees the input and output buffers that are empty, unless they hold between `small` and
+    /// `large` bytes.
+    virtual void trim(std::size_t small, std::size_t large) = 0;
     /// get_extra_info names: "peercert_subject", "peercert_issuer", "peercert_san", "cipher",
     /// "version", "alpn_protocol", "server_name".
     virtual std::optional<std::string> info(std::string_view name) const = 0;

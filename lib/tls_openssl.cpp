@@ -153,12 +153,22 @@ public:
     }
     ~OpenSslEngine() override { SSL_free(ssl_); }
 
+    // Ciphertext is read in place from the caller's bytes (no copy per message) while nothing
+    // is buffered; only what is left unread when the caller's bytes go away is copied.
     void feed(ByteView c) override {
-        if (in_head_ > 0 && in_head_ == in_.size()) {
+        if (in_head_ == in_.size() && borrowed_.empty()) {
             in_.clear();
             in_head_ = 0;
+            borrowed_ = c;
+            return;
         }
+        stash();
         in_.append(as_string_view(c));
+    }
+    void stash() override {
+        if (borrowed_.empty()) return;
+        in_.append(as_string_view(borrowed_));
+        borrowed_ = {};
     }
     void feed_eof() override { eof_ = true; }
 
@@ -191,15 +201,18 @@ public:
     }
 
     std::string& output() override { return out_; }
-    bool has_buffered_input() const override { return in_head_ < in_.size() || SSL_pending(ssl_) > 0; }
+    bool has_buffered_input() const override {
+        return in_head_ < in_.size() || !borrowed_.empty() || SSL_pending(ssl_) > 0;
+    }
     std::error_code error() const override { return error_; }
 
-    void trim(std::size_t keep) override {
-        if (in_head_ == in_.size() && in_.capacity() > keep) {
+    void trim(std::size_t small, std::size_t large) override {
+        auto unneeded = [&](const std::string& b) { return b.capacity() < small || b.capacity() > large; };
+        if (in_head_ == in_.size() && unneeded(in_)) {
             std::string().swap(in_);
             in_head_ = 0;
         }
-        if (out_.empty() && out_.capacity() > keep) std::string().swap(out_);
+        if (out_.empty() && unneeded(out_)) std::string().swap(out_);
     }
 
     std::optional<std::string> info(std::string_view name) const override {
@@ -220,17 +233,24 @@ public:
     // BIO callbacks
     int bio_read(char* buf, int len) {
         std::size_t avail = in_.size() - in_head_;
-        if (avail == 0) return eof_ ? 0 : -1;
-        std::size_t n = std::min<std::size_t>(avail, static_cast<std::size_t>(len));
-        std::memcpy(buf, in_.data() + in_head_, n);
-        in_head_ += n;
+        if (avail == 0 && borrowed_.empty()) return eof_ ? 0 : -1;
+        std::size_t n;
+        if (avail > 0) {
+            n = std::min<std::size_t>(avail, static_cast<std::size_t>(len));
+            std::memcpy(buf, in_.data() + in_head_, n);
+            in_head_ += n;
+        } else {
+            n = std::min<std::size_t>(borrowed_.size(), static_cast<std::size_t>(len));
+            std::memcpy(buf, borrowed_.data(), n);
+            borrowed_ = borrowed_.subspan(n);
+        }
         return static_cast<int>(n);
     }
     int bio_write(const char* buf, int len) {
         out_.append(buf, static_cast<std::size_t>(len));
         return len;
     }
-    bool bio_eof() const { return eof_ && in_head_ == in_.size(); }
+    bool bio_eof() const { return eof_ && in_head_ == in_.size() && borrowed_.empty(); }
 
 private:
     static std::optional<std::string> str(const char* s) {
@@ -299,6 +319,7 @@ private:
     SSL* ssl_ = nullptr;
     std::string in_;
     std::size_t in_head_ = 0;
+    ByteView borrowed_;  // fed bytes read in place (see feed)
     std::string out_;
     bool eof_ = false;
     std::error_code error_;

@@ -13,8 +13,10 @@
 namespace bulb::detail {
 namespace {
 
-/// Engine buffers up to this size stay allocated between messages.
-constexpr std::size_t idle_buffer_keep = 16 * 1024;
+/// Engine buffers of this size range stay allocated between messages: smaller ones are cheap to
+/// make again (and idle connections should hold none), larger ones too costly to keep.
+constexpr std::size_t idle_buffer_min = 4 * 1024;
+constexpr std::size_t idle_buffer_max = 16 * 1024;
 
 /// Plaintext lands here before data_received (one per thread: delivery is synchronous).
 MutableByteView plaintext_buffer() {
@@ -62,16 +64,18 @@ void TlsProtocol::start(Transport& raw, ByteView already_read, bool app_writing_
         });
     if (!already_read.empty()) engine_->feed(already_read);
     do_handshake();
+    engine_->stash();  // the caller's bytes go away now
 }
 
 // --- incoming -------------------------------------------------------------------------------
 
 void TlsProtocol::data_received(ByteView data) {
-    engine_->feed(data);
+    engine_->feed(data);  // read in place ...
     if (state_ == State::handshaking)
         do_handshake();
     else if (state_ == State::wrapped || state_ == State::shutting_down)
         process_incoming();
+    engine_->stash();     // ... and what is left (reading paused, a partial record) copied
 }
 
 bool TlsProtocol::eof_received() {
@@ -88,7 +92,7 @@ void TlsProtocol::do_handshake() {
     switch (engine_->handshake()) {
         case TlsEngine::Status::ok:
             flush();
-            engine_->trim(0);  // the handshake's flights (certificates) need not stay allocated
+            engine_->trim(0, 0);  // the handshake's flights (certificates) need not stay allocated
             handshake_done();
             return;
         case TlsEngine::Status::want_io: flush(); return;
@@ -154,9 +158,9 @@ void TlsProtocol::process_incoming() {
         }
         flush();  // reading may produce records to send (key updates, alerts)
         if (status == TlsEngine::Status::want_io) {
-            // All read: give back buffers a large transfer grew (an idle connection keeps
-            // little), but keep small ones, which every message would otherwise reallocate.
-            engine_->trim(idle_buffer_keep);
+            // All read: an idle connection keeps no buffer; mid-sized ones stay, which every
+            // message would otherwise reallocate, but not what a large transfer grew.
+            engine_->trim(idle_buffer_min, idle_buffer_max);
             return;
         }
         if (status == TlsEngine::Status::closed) {  // the peer's close_notify
