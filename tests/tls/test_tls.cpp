@@ -762,6 +762,66 @@ TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_w
     CHECK(!sr->ec);
 }
 
+namespace {
+
+/// Answers once the peer has closed its side, later (as a task would): eof_received() keeps the
+/// connection open for that, or not.
+class ReplyAtEof : public bulb::Protocol {
+public:
+    ReplyAtEof(bulb::EventLoop& loop, RecordPtr r, bool keep_open) : loop_(loop), r_(std::move(r)), keep_open_(keep_open) {}
+    void connection_made(bulb::Transport& t) override { t_ = bulb::RefPtr<bulb::Transport>(&t); }
+    void data_received(bulb::ByteView d) override { r_->data.append(reinterpret_cast<const char*>(d.data()), d.size()); }
+    bool eof_received() override {
+        r_->eof = true;
+        loop_.call_soon([t = t_, r = r_] {
+            t->write(std::string_view("got: " + r->data));  // dropped (and counted) once closing
+            t->close();
+        });
+        return keep_open_;
+    }
+    void connection_lost(std::error_code ec) override {
+        r_->lost = true;
+        r_->ec = ec;
+    }
+
+private:
+    bulb::EventLoop& loop_;
+    RecordPtr r_;
+    bool keep_open_;
+    bulb::RefPtr<bulb::Transport> t_;
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "after the peer's close_notify, eof_received() returning true keeps our side open (socat)") {
+    for (bool keep_open : {true, false}) {
+        CAPTURE(keep_open);
+        auto r = std::make_shared<Record>();
+        auto server = tls_server([this, r, keep_open] { return std::make_unique<ReplyAtEof>(loop, r, keep_open); },
+                                 server_ctx());
+        // socat sends close_notify when its input ends, then prints what still comes back.
+        Child socat({"socat", "-t", "5", "-", "OPENSSL:127.0.0.1:" + std::to_string(server.sockets().at(0).port()) +
+                                                  ",cafile=" + Pki::get().ca + ",commonname=localhost"});
+        socat.send("request\n");
+        socat.close_stdin();
+        CHECK(run_until([&] { return r->lost; }));
+        CHECK(r->eof);
+        CHECK(r->data == "request\n");
+        CHECK(!r->ec);  // both close_notify alerts: a clean close either way
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!socat.exited() && std::chrono::steady_clock::now() < deadline) {
+            socat.drain();
+            std::this_thread::sleep_for(10ms);
+        }
+        socat.drain();
+        CHECK(socat.exited());
+        CHECK(socat.output == (keep_open ? "got: request\n" : ""));
+        server.close();
+    }
+    CHECK(exceptions.empty());
+    CHECK(run_until([&] { return loop.transport_count() == 0; }));
+}
+
 TEST_CASE_FIXTURE(Fixture, "handshake timeout against a peer that never speaks") {
     std::uint16_t port = 0;
     int lfd = raw_listen(port);  // the kernel completes the TCP handshake; nobody answers
