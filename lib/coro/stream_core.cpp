@@ -82,12 +82,20 @@ void StreamCore::throw_if_failed() const {
 }
 
 std::string StreamCore::take(std::size_t n) {
-    std::string out = buffer_.substr(head_, n);
-    head_ += out.size();
-    if (head_ == buffer_.size()) {
-        buffer_.clear();
-        head_ = 0;
-        if (buffer_.capacity() > 4 * limit_) buffer_.shrink_to_fit();
+    std::string out;
+    if (head_ == 0 && n >= buffer_.size()) {
+        // All of it: hand the buffer over instead of copying (read() of a whole message); an
+        // idle stream then holds no buffer either.
+        out = std::move(buffer_);
+        buffer_ = std::string();
+    } else {
+        out = buffer_.substr(head_, n);
+        head_ += out.size();
+        if (head_ == buffer_.size()) {
+            buffer_.clear();
+            head_ = 0;
+            if (buffer_.capacity() > 4 * limit_) buffer_.shrink_to_fit();
+        }
     }
     if (reading_paused_ && buffer().size() <= limit_ && transport_) {
         reading_paused_ = false;
