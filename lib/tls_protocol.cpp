@@ -9,6 +9,8 @@
 #include <bulb/loop.hpp>
 
 #include <array>
+#include <optional>
+#include <utility>
 
 namespace bulb::detail {
 namespace {
@@ -132,6 +134,7 @@ void TlsProtocol::handshake_done() {
 
 void TlsProtocol::process_incoming() {
     if (peer_closed_ && state_ == State::wrapped) return;  // nothing more comes until we close
+    std::optional<TlsEngine::Status> deferred;  // what ended a batch, handled after delivering it
     while (!reading_paused_ && (state_ == State::wrapped || state_ == State::shutting_down)) {
         std::size_t n = 0;
         auto* buffered = dynamic_cast<BufferedProtocol*>(app_.get());
@@ -142,7 +145,24 @@ void TlsProtocol::process_incoming() {
             callback_failed("Exception in protocol.get_buffer()");
             return;
         }
-        auto status = engine_->read(out, n);
+        TlsEngine::Status status;
+        if (deferred) {
+            status = *std::exchange(deferred, std::nullopt);
+        } else {
+            status = engine_->read(out, n);
+            // A record holds at most 16 KiB: read on while records fill the buffer, so that a
+            // large message reaches the app in one call (and goes back in one write and one
+            // send), as a plain socket read would.
+            while (status == TlsEngine::Status::ok && n < out.size()) {
+                std::size_t more = 0;
+                auto next = engine_->read(out.subspan(n), more);
+                if (next != TlsEngine::Status::ok) {
+                    deferred = next;
+                    break;
+                }
+                n += more;
+            }
+        }
         if (status == TlsEngine::Status::ok) {
             if (state_ == State::shutting_down) continue;  // closing: drain and discard
             try {
