@@ -98,6 +98,16 @@ class Client:
     def send(self, text):
         self.sock.sendall(text.encode())
 
+    def receive(self, timeout):
+        """What arrives within `timeout` seconds: bytes, b"" at EOF, None if nothing came."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        except ConnectionResetError:
+            return b""
+
     def line(self, timeout=TIMEOUT):
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
@@ -105,16 +115,10 @@ class Client:
                 return None
             left = deadline - time.monotonic()
             check(left > 0, f"no line in {timeout} s (buffered {self.buf[:200]!r})")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                self.eof = True
-            self.buf += data
+            data = self.receive(left)
+            if data is not None:
+                self.eof = not data
+                self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode()
 
@@ -513,19 +517,10 @@ class ProcessClient(Client):
         self.proc.stdin.write(text.encode())
         self.proc.stdin.flush()
 
-    def line(self, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            if self.eof:
-                return None
-            left = deadline - time.monotonic()
-            check(left > 0, f"no line in {timeout} s (buffered {self.buf[:200]!r})")
-            if select.select([self.proc.stdout], [], [], left)[0]:
-                data = os.read(self.proc.stdout.fileno(), 65536)
-                self.eof = not data
-                self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
+    def receive(self, timeout):
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            return None
+        return os.read(self.proc.stdout.fileno(), 65536)
 
     def expect_silence(self, seconds=0.3):
         if select.select([self.proc.stdout], [], [], seconds)[0]:
