@@ -53,7 +53,7 @@ public:
     /// `large` bytes.
     virtual void trim(std::size_t small, std::size_t large) = 0;
     /// get_extra_info names: "peercert_subject", "peercert_issuer", "peercert_san", "cipher",
-    /// "version", "alpn_protocol", "server_name".
+    /// "version", "alpn_protocol", "server_name", "session_reused".
     virtual std::optional<std::string> info(std::string_view name) const = 0;
 };
 

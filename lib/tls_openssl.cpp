@@ -219,6 +219,7 @@ public:
         if (name == "cipher") return str(SSL_get_cipher_name(ssl_));
         if (name == "version") return str(SSL_get_version(ssl_));
         if (name == "server_name") return str(SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name));
+        if (name == "session_reused") return std::string(SSL_session_reused(ssl_) ? "1" : "0");
         if (name == "alpn_protocol") {
             const unsigned char* p = nullptr;
             unsigned len = 0;

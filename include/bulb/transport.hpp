@@ -89,8 +89,9 @@ public:
     virtual SocketAddress get_sockname() const = 0;
     /// The socket descriptor, or -1 once closed. Do not read or close it yourself.
     virtual int get_fd() const noexcept = 0;
-    /// Named extra information as text ("peername", "sockname", "fd"; TLS adds its own);
-    /// std::nullopt for unknown names.
+    /// Named extra information as text ("peername", "sockname", "fd"; TLS adds "version",
+    /// "cipher", "alpn_protocol", "server_name", "session_reused" ("1" or "0"),
+    /// "peercert_subject", "peercert_issuer", "peercert_san"); std::nullopt for unknown names.
     virtual std::optional<std::string> get_extra_info(std::string_view name) const;
     /// The loop the transport belongs to.
     virtual EventLoop& get_loop() const noexcept = 0;

@@ -68,6 +68,46 @@ TEST_CASE_FIXTURE(Fixture, "openssl s_client <-> bulb echo server; bulb close se
     CHECK(exceptions.empty());
 }
 
+TEST_CASE_FIXTURE(Fixture, "session resumption: s_client resumes with the ticket of its first session") {
+    const auto& pki = Pki::get();
+    auto server_records = std::vector<RecordPtr>();
+    auto server = tls_server(
+        [&server_records] {
+            server_records.push_back(std::make_shared<Record>());
+            return std::make_unique<Recorder>(server_records.back(), /*echo=*/true);
+        },
+        server_ctx());
+    std::string session = pki.dir + "/session.pem";
+    std::vector<std::string> reused;  // the server's view of each connection
+    auto connect = [&](const char* session_flag) {
+        Child client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.sockets().at(0).port()),
+                      "-CAfile", pki.ca, "-verify_return_error", "-verify_hostname", "localhost", session_flag,
+                      session, "-no_ign_eof"});
+        client.send("ping\n");
+        // The echo comes after the session ticket: once it is seen, the ticket has been read.
+        bool echoed = run_until([&] {
+            client.drain();
+            return client.output.find("\nping\n") != std::string::npos;
+        });
+        CHECK_MESSAGE(echoed, client.output);
+        REQUIRE(!server_records.empty());
+        auto* t = server_records.back()->transport;
+        reused.push_back(t ? t->get_extra_info("session_reused").value_or("?") : "gone");
+        client.close_stdin();  // s_client sends close_notify, writes the session file and exits
+        CHECK(run_until([&] { return client.exited(); }));
+        client.drain();
+        return client.output;
+    };
+    std::string first = connect("-sess_out");
+    CHECK(first.find("New, TLSv1.3") != std::string::npos);
+    std::string second = connect("-sess_in");
+    CHECK_MESSAGE(second.find("Reused, TLSv1.3") != std::string::npos, second);
+    CHECK(reused == std::vector<std::string>{"0", "1"});
+    REQUIRE(server_records.size() == 2);
+    CHECK(run_until([&] { return server_records[1]->lost; }));
+    CHECK(exceptions.empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "bulb <-> bulb echo, extra info on both sides") {
     auto sr = std::make_shared<Record>();
     auto server = tls_server(sr, server_ctx());
