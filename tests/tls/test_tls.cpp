@@ -108,6 +108,31 @@ TEST_CASE_FIXTURE(Fixture, "session resumption: s_client resumes with the ticket
     CHECK(exceptions.empty());
 }
 
+TEST_CASE_FIXTURE(Fixture, "protocol mismatch: a TLS 1.1 client gets a protocol_version alert, the server goes on") {
+    const auto& pki = Pki::get();
+    auto r = std::make_shared<Record>();
+    auto server = tls_server(r, server_ctx());
+    auto port = std::to_string(server.sockets().at(0).port());
+    // TLS 1.1 needs security level 0 in OpenSSL 3; bulb's contexts require TLS 1.2 at least.
+    Child old({"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0",
+               "-CAfile", pki.ca});
+    old.close_stdin();
+    CHECK(run_until([&] { return old.exited(); }));
+    old.drain();
+    CHECK_MESSAGE(old.output.find("alert protocol version") != std::string::npos, old.output);
+    CHECK(!r->made);  // no connection reached the protocol
+    CHECK(run_until([&] { return server.connection_count() == 0; }));
+    // The server still serves a good client.
+    auto r2 = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r2), "127.0.0.1", server.sockets().at(0).port(),
+                                            tls_connect(client_ctx())));
+    conn.transport->write(std::string_view("after"));
+    CHECK(run_until([&] { return r2->data == "after"; }));
+    conn.transport->close();
+    CHECK(run_until([&] { return r2->lost; }));
+    CHECK(exceptions.empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "bulb <-> bulb echo, extra info on both sides") {
     auto sr = std::make_shared<Record>();
     auto server = tls_server(sr, server_ctx());
