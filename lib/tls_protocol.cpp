@@ -134,7 +134,6 @@ void TlsProtocol::handshake_done() {
 
 void TlsProtocol::process_incoming() {
     if (peer_closed_ && state_ == State::wrapped) return;  // nothing more comes until we close
-    std::optional<TlsEngine::Status> deferred;  // what ended a batch, handled after delivering it
     while (!reading_paused_ && (state_ == State::wrapped || state_ == State::shutting_down)) {
         std::size_t n = 0;
         auto* buffered = dynamic_cast<BufferedProtocol*>(app_.get());
@@ -146,8 +145,8 @@ void TlsProtocol::process_incoming() {
             return;
         }
         TlsEngine::Status status;
-        if (deferred) {
-            status = *std::exchange(deferred, std::nullopt);
+        if (deferred_) {
+            status = *std::exchange(deferred_, std::nullopt);
         } else {
             status = engine_->read(out, n);
             // A record holds at most 16 KiB: read on while records fill the buffer, so that a
@@ -157,7 +156,9 @@ void TlsProtocol::process_incoming() {
                 std::size_t more = 0;
                 auto next = engine_->read(out.subspan(n), more);
                 if (next != TlsEngine::Status::ok) {
-                    deferred = next;
+                    // The engine has moved past a close_notify or an error: keep it for after
+                    // the delivery (want_io needs nothing: the next read says it again).
+                    if (next != TlsEngine::Status::want_io) deferred_ = next;
                     break;
                 }
                 n += more;
@@ -274,8 +275,9 @@ void TlsProtocol::app_resume_reading() {
     if (closing_ || !reading_paused_) return;
     reading_paused_ = false;
     raw_->resume_reading();
-    // Records already decrypted or buffered are delivered from the loop, not from this call.
-    if (engine_->has_buffered_input())
+    // Records already decrypted or buffered (or the close_notify that ended the last batch) are
+    // delivered from the loop, not from this call.
+    if (engine_->has_buffered_input() || deferred_)
         loop_.call_soon([this, t = RefPtr<TlsTransport>(app_transport_)] {
             if (t->get_protocol()) process_incoming();  // still attached: this protocol lives
         });

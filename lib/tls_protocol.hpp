@@ -98,6 +98,9 @@ private:
     // peer closed its write side only (TLS 1.3 half-close); we write until the app closes.
     bool peer_closed_ = false;
     bool reading_paused_ = false;
+    // What ended process_incoming's last batch of records (close_notify, an error, no more
+    // data): handled once the batch is delivered, or after the app resumes reading.
+    std::optional<TlsEngine::Status> deferred_;
     bool app_writing_paused_ = false;
     std::string pending_;  // plaintext written during the handshake
     std::error_code lost_error_;

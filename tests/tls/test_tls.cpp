@@ -858,6 +858,33 @@ private:
 
 }  // namespace
 
+TEST_CASE_FIXTURE(Fixture, "a close_notify read with the last data reaches a protocol that paused reading") {
+    // The client's data and its close_notify arrive together; the server protocol pauses
+    // reading in data_received and resumes 50 ms later: then eof_received must come.
+    auto sr = std::make_shared<Record>();
+    auto server = tls_server(
+        [this, sr] {
+            auto p = std::make_unique<Recorder>(sr);
+            p->on_data = [this](Record& r, bulb::ByteView) {
+                r.transport->pause_reading();
+                loop.call_later(50ms, [t = bulb::RefPtr<bulb::Transport>(r.transport)] { t->resume_reading(); });
+            };
+            return p;
+        },
+        server_ctx());
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", server.sockets().at(0).port(),
+                                            tls_connect(client_ctx())));
+    conn.transport->write(std::string_view("last words"));
+    conn.transport->close();
+    CHECK(run_until([&] { return sr->eof; }, 5s));
+    CHECK(sr->data == "last words");
+    CHECK(run_until([&] { return sr->lost && r->lost; }, 5s));
+    CHECK(!sr->ec);
+    CHECK(!r->ec);
+    CHECK(exceptions.empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "after the peer's close_notify, eof_received() returning true keeps our side open (socat)") {
     for (bool keep_open : {true, false}) {
         CAPTURE(keep_open);
