@@ -12,6 +12,7 @@
 #pragma once
 
 #include <bulb/loop.hpp>
+#include <bulb/small_alloc.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -58,6 +59,11 @@ public:
     explicit TaskRunner(EventLoop& loop) noexcept;
     TaskRunner(const TaskRunner&) = delete;
     TaskRunner& operator=(const TaskRunner&) = delete;
+
+    // Runners come from the per-thread pools (one per task); the deleting destructor passes the
+    // size of the most derived runner.
+    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
+    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
 
     /// The runner whose frames are executing on this thread right now, or nullptr.
     static TaskRunner* current() noexcept;

@@ -9,6 +9,7 @@
 
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
+#include <bulb/small_alloc.hpp>
 
 #include <coroutine>
 #include <exception>
@@ -60,6 +61,10 @@ struct TaskPromiseBase {
         }
         void await_resume() const noexcept {}
     };
+
+    // Frames come from the per-thread pools: a task's frame is made and freed once per task.
+    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
+    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
 
     InitialAwaiter initial_suspend() noexcept { return {this}; }
     FinalAwaiter final_suspend() noexcept { return {}; }
