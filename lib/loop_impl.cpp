@@ -19,7 +19,7 @@
 namespace bulb::detail {
 namespace {
 
-thread_local EventLoop* running_loop = nullptr;
+constinit thread_local EventLoop* running_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
 bool timer_later(const auto& a, const auto& b) noexcept {
     return a.when > b.when || (a.when == b.when && a.seq > b.seq);
