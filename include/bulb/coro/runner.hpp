@@ -141,6 +141,11 @@ private:
     int cancel_requests_ = 0;
     bool must_cancel_ = false;
     bool done_ = false;
+
+protected:
+    bool future_made_ = false;  // TypedRunner: its future exists (declared here: fills padding)
+
+private:
     std::string cancel_message_;
     TaskRunner* prev_ = nullptr;  // the loop's list of pending runners
     TaskRunner* next_ = nullptr;
