@@ -105,8 +105,7 @@ void TaskRunner::interrupt_new_wait() noexcept {
     }
 }
 
-void TaskRunner::throw_if_cancel_due() {
-    if (!must_cancel_) return;
+void TaskRunner::throw_cancel() {
     must_cancel_ = false;
     throw CancelledError(std::exchange(cancel_message_, {}));
 }

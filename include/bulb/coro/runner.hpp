@@ -94,7 +94,9 @@ public:
     /// Withdraws one cancel() request; returns the remaining count (asyncio.Task.uncancel).
     int uncancel() noexcept;
     /// Called by awaitables on resumption: throws CancelledError if a cancel is due.
-    void throw_if_cancel_due();
+    void throw_if_cancel_due() {
+        if (must_cancel_) throw_cancel();
+    }
 
     /// Schedules `fn` once the task's future is done (like its add_done_callback).
     virtual void add_done_observer(UniqueFunction<void()> fn) = 0;
@@ -131,6 +133,7 @@ private:
     friend struct RunnerList;
     friend std::size_t pending_runners(EventLoop&, TaskRunner**, std::size_t);
     void interrupt_new_wait() noexcept;
+    [[noreturn]] void throw_cancel();
 
     EventLoop* loop_;
     std::coroutine_handle<> resume_point_;
