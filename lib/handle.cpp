@@ -461,6 +461,10 @@ static_assert(sizeof(CallbackNode) % small_alloc_step == 0 && sizeof(CallbackNod
 
 CallbackNode* alloc_node() { return ::new (alloc_in(class_of(sizeof(CallbackNode)))) CallbackNode; }
 
+CallbackNode* alloc_node(UniqueFunction<void()>&& fn) {
+    return ::new (alloc_in(class_of(sizeof(CallbackNode)))) CallbackNode{std::move(fn)};
+}
+
 void free_node(CallbackNode* n) noexcept {
     n->fn.reset();  // first: destroying the captures may schedule or free other nodes
     n->~CallbackNode();

@@ -34,7 +34,7 @@ public:
     T pop_front() noexcept { return items_[head_++ & (cap_ - 1)]; }
 
 private:
-    void grow() {
+    [[gnu::noinline]] void grow() {  // out of line: push_back stays a leaf without a stack frame
         std::size_t cap = cap_ ? cap_ * 2 : 256;
         T* items = static_cast<T*>(alloc_items(cap * sizeof(T)));
         std::size_t n = size();
