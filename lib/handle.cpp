@@ -347,6 +347,10 @@ struct PoolReaper {
     ~PoolReaper() {
         HotCache& t = hot;
         ThreadPools* tp = t.pools;
+        if (!tp) {  // making them failed (bad_alloc): no slab was carved
+            t.dead = true;
+            return;
+        }
         std::lock_guard lock(slab_mutex);  // held throughout: no remote free may slip in between
         for (ClassState& c : tp->cls) {
             for (FreeSlot* f = std::exchange(c.remote, nullptr); f;) {
