@@ -19,7 +19,7 @@
 namespace bulb::detail {
 namespace {
 
-thread_local EventLoop* running_loop = nullptr;
+constinit thread_local EventLoop* running_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
 bool timer_later(const auto& a, const auto& b) noexcept {
     return a.when > b.when || (a.when == b.when && a.seq > b.seq);
@@ -100,8 +100,7 @@ void LoopImpl::check_open(const char* what) const {
 
 CallbackNode* LoopImpl::call_soon(UniqueFunction<void()>&& fn) {
     check_open("call_soon");
-    CallbackNode* node = alloc_node();
-    node->fn = std::move(fn);
+    CallbackNode* node = alloc_node(std::move(fn));
     ready_.push_back(node);  // the queue's reference is the node's initial one
     return node;
 }

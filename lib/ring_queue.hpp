@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <type_traits>
 #include <utility>
+
+#include <sys/mman.h>
 
 namespace bulb::detail {
 
@@ -19,7 +22,7 @@ public:
     RingQueue() = default;
     RingQueue(const RingQueue&) = delete;
     RingQueue& operator=(const RingQueue&) = delete;
-    ~RingQueue() { std::free(items_); }
+    ~RingQueue() { free_items(items_, cap_ * sizeof(T)); }
 
     bool empty() const noexcept { return head_ == tail_; }
     std::size_t size() const noexcept { return tail_ - head_; }
@@ -31,17 +34,47 @@ public:
     T pop_front() noexcept { return items_[head_++ & (cap_ - 1)]; }
 
 private:
-    void grow() {
+    [[gnu::noinline]] void grow() {  // out of line: push_back stays a leaf without a stack frame
         std::size_t cap = cap_ ? cap_ * 2 : 256;
-        T* items = static_cast<T*>(std::malloc(cap * sizeof(T)));
-        if (!items) throw std::bad_alloc();
+        T* items = static_cast<T*>(alloc_items(cap * sizeof(T)));
         std::size_t n = size();
         for (std::size_t i = 0; i < n; ++i) items[i] = items_[(head_ + i) & (cap_ - 1)];
-        std::free(items_);
+        free_items(items_, cap_ * sizeof(T));
         items_ = items;
         cap_ = cap;
         head_ = 0;
         tail_ = n;
+    }
+
+    // From 2 MiB on, the buffer is mapped 2 MiB-aligned and advised MADV_HUGEPAGE: a fresh loop
+    // that queues 1,000,000 callbacks faulted in its 2, 4 and 8 MiB buffers one 4 KiB page at a
+    // time (3,500 faults, each microseconds in a VM); with transparent huge pages it takes seven.
+    static constexpr std::size_t huge_bytes = std::size_t(2) << 20;
+    static void* alloc_items(std::size_t bytes) {
+#if !defined(__SANITIZE_ADDRESS__)
+        if (bytes >= huge_bytes) {
+            void* raw = ::mmap(nullptr, bytes + huge_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (raw == MAP_FAILED) throw std::bad_alloc();
+            const auto start = reinterpret_cast<std::uintptr_t>(raw);
+            const auto base = (start + huge_bytes - 1) & ~std::uintptr_t(huge_bytes - 1);
+            if (base > start) ::munmap(raw, base - start);
+            if (start + huge_bytes > base) ::munmap(reinterpret_cast<void*>(base + bytes), start + huge_bytes - base);
+            ::madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);  // a hint
+            return reinterpret_cast<void*>(base);
+        }
+#endif
+        void* p = std::malloc(bytes);
+        if (!p) throw std::bad_alloc();
+        return p;
+    }
+    static void free_items(void* p, std::size_t bytes) noexcept {
+#if !defined(__SANITIZE_ADDRESS__)
+        if (bytes >= huge_bytes) {
+            ::munmap(p, bytes);
+            return;
+        }
+#endif
+        std::free(p);
     }
 
     T* items_ = nullptr;

@@ -3,8 +3,11 @@
 /// call_soon_threadsafe: exactly-once delivery under contention, per-thread order, wake-ups.
 #include "support/loop_fixture.hpp"
 
+#include <bulb/small_alloc.hpp>
+
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -217,3 +220,62 @@ TEST_CASE("call_soon_threadsafe racing close() either is accepted or throws Inva
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("pooled blocks freed on another thread, and after their thread exited, are taken back") {
+    // Sizes from four size classes, the callback node's (64) among them.
+    const std::size_t sizes[] = {40, 64, 300, 512};
+    std::vector<void*> handed;  // blocks the worker hands to this thread (under `m` / by join)
+    std::mutex m;
+    std::condition_variable cv;
+    int phase = 0;
+    auto fill = [](void* p, std::size_t n) { std::memset(p, 0xab, n); };
+    std::thread worker([&] {
+        std::vector<void*> mine;
+        for (int i = 0; i < 3000; ++i)
+            for (auto n : sizes) {
+                void* p = bulb::detail::small_alloc(n);
+                fill(p, n);
+                (i % 2 ? mine : handed).push_back(p);
+            }
+        {
+            std::unique_lock lock(m);
+            phase = 1;
+            cv.notify_all();
+            cv.wait(lock, [&] { return phase == 2; });  // the main thread freed `handed`
+        }
+        for (int i = 0; i < 3000; ++i)  // takes the remote frees back, carves new slabs
+            for (auto n : sizes) {
+                void* p = bulb::detail::small_alloc(n);
+                fill(p, n);
+                mine.push_back(p);
+            }
+        std::vector<void*> rest;
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+            if (i % 2)
+                rest.push_back(mine[i]);
+            else
+                bulb::detail::small_free(mine[i]);
+        }
+        std::lock_guard lock(m);
+        handed = std::move(rest);  // freed once this thread has exited (orphan slabs)
+    });
+    {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return phase == 1; });
+        for (void* p : handed) {
+            CHECK(*static_cast<unsigned char*>(p) == 0xab);
+            bulb::detail::small_free(p);
+        }
+        handed.clear();
+        phase = 2;
+        cv.notify_all();
+    }
+    worker.join();
+    CHECK(handed.size() == 9000);  // half of the 6,000 + 12,000 the worker kept
+    for (void* p : handed) bulb::detail::small_free(p);
+    for (auto n : sizes) {  // this thread's own pools still work
+        void* p = bulb::detail::small_alloc(n);
+        fill(p, n);
+        bulb::detail::small_free(p);
+    }
+}

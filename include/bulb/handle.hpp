@@ -36,6 +36,8 @@ struct CallbackNode {
 };
 
 BULB_API CallbackNode* alloc_node();
+/// A node holding `fn` (moved in by construction: no reset of an empty callback first).
+BULB_API CallbackNode* alloc_node(UniqueFunction<void()>&& fn);
 BULB_API void free_node(CallbackNode* node) noexcept;
 BULB_API void cancel_node(CallbackNode* node) noexcept;
 

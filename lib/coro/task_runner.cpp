@@ -12,7 +12,9 @@ bool loop_is_alive(const EventLoop* loop) noexcept;
 
 namespace {
 
-thread_local TaskRunner* current_runner = nullptr;
+// initial-exec: a %fs-relative load instead of a __tls_get_addr call (libbulb is built -fPIC);
+// each step of each task reads and writes it.
+constinit thread_local TaskRunner* current_runner __attribute__((tls_model("initial-exec"))) = nullptr;
 
 }  // namespace
 
@@ -22,8 +24,8 @@ struct RunnerList {
     TaskRunner* tail = nullptr;
 
     static RunnerList& of(EventLoop* loop) {
-        thread_local EventLoop* cached_loop = nullptr;
-        thread_local RunnerList* cached = nullptr;
+        constinit thread_local EventLoop* cached_loop __attribute__((tls_model("initial-exec"))) = nullptr;
+        constinit thread_local RunnerList* cached __attribute__((tls_model("initial-exec"))) = nullptr;
         if (loop != cached_loop) {
             thread_local std::unordered_map<EventLoop*, RunnerList> lists;
             cached = &lists[loop];
@@ -103,8 +105,7 @@ void TaskRunner::interrupt_new_wait() noexcept {
     }
 }
 
-void TaskRunner::throw_if_cancel_due() {
-    if (!must_cancel_) return;
+void TaskRunner::throw_cancel() {
     must_cancel_ = false;
     throw CancelledError(std::exchange(cancel_message_, {}));
 }

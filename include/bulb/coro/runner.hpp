@@ -12,6 +12,7 @@
 #pragma once
 
 #include <bulb/loop.hpp>
+#include <bulb/small_alloc.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -59,6 +60,11 @@ public:
     TaskRunner(const TaskRunner&) = delete;
     TaskRunner& operator=(const TaskRunner&) = delete;
 
+    // Runners come from the per-thread pools (one per task); the deleting destructor passes the
+    // size of the most derived runner.
+    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
+    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
+
     /// The runner whose frames are executing on this thread right now, or nullptr.
     static TaskRunner* current() noexcept;
     /// current(), or InvalidStateError naming `what` when not inside a task.
@@ -88,7 +94,9 @@ public:
     /// Withdraws one cancel() request; returns the remaining count (asyncio.Task.uncancel).
     int uncancel() noexcept;
     /// Called by awaitables on resumption: throws CancelledError if a cancel is due.
-    void throw_if_cancel_due();
+    void throw_if_cancel_due() {
+        if (must_cancel_) throw_cancel();
+    }
 
     /// Schedules `fn` once the task's future is done (like its add_done_callback).
     virtual void add_done_observer(UniqueFunction<void()> fn) = 0;
@@ -125,6 +133,7 @@ private:
     friend struct RunnerList;
     friend std::size_t pending_runners(EventLoop&, TaskRunner**, std::size_t);
     void interrupt_new_wait() noexcept;
+    [[noreturn]] void throw_cancel();
 
     EventLoop* loop_;
     std::coroutine_handle<> resume_point_;
@@ -135,6 +144,11 @@ private:
     int cancel_requests_ = 0;
     bool must_cancel_ = false;
     bool done_ = false;
+
+protected:
+    bool future_made_ = false;  // TypedRunner: its future exists (declared here: fills padding)
+
+private:
     std::string cancel_message_;
     TaskRunner* prev_ = nullptr;  // the loop's list of pending runners
     TaskRunner* next_ = nullptr;

@@ -6,6 +6,8 @@
 #include <bulb/coro/runner.hpp>
 
 #include <coroutine>
+#include <memory>
+#include <string>
 
 namespace bulb {
 namespace detail {
@@ -26,13 +28,13 @@ public:
         runner_->suspend(h, this);
     }
     void await_resume() {
-        if (cancelled_) throw CancelledError(std::move(message_));
+        if (cancelled_) throw CancelledError(message_ ? std::move(*message_) : std::string());
         runner_->throw_if_cancel_due();
     }
     bool cancel_wait(const std::string& message) override {
         if (cancelled_) return true;  // already waking: a second step would resume a later await
+        if (!message.empty()) message_ = std::make_unique<std::string>(message);
         cancelled_ = true;
-        message_ = message;
         runner_->schedule_step();
         timer_.cancel();
         return true;
@@ -43,7 +45,7 @@ private:
     TaskRunner* runner_ = nullptr;
     TimerHandle timer_;
     bool cancelled_ = false;
-    std::string message_;
+    std::unique_ptr<std::string> message_;  // made only on cancellation: keeps the frame small
 };
 
 }  // namespace detail

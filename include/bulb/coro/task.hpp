@@ -9,6 +9,7 @@
 
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
+#include <bulb/small_alloc.hpp>
 
 #include <coroutine>
 #include <exception>
@@ -60,6 +61,10 @@ struct TaskPromiseBase {
         }
         void await_resume() const noexcept {}
     };
+
+    // Frames come from the per-thread pools: a task's frame is made and freed once per task.
+    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
+    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
 
     InitialAwaiter initial_suspend() noexcept { return {this}; }
     FinalAwaiter final_suspend() noexcept { return {}; }
@@ -153,26 +158,53 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }
 
 /// The runner of a Task<T>: owns the root frame and publishes its outcome to a Future<T>.
+///
+/// The future is made on first use (future(), add_done_observer()). create_task() asks for it at
+/// once; a gather() or TaskGroup child of Task<void> that succeeds never needs one, and skipping
+/// it saves an allocation and its bookkeeping per task.
 template <class T>
 class TypedRunner final : public TaskRunner {
 public:
-    TypedRunner(EventLoop& loop, Task<T>&& task) : TaskRunner(loop), future_(loop) {
+    TypedRunner(EventLoop& loop, Task<T>&& task) : TaskRunner(loop) {
         auto h = std::exchange(task.h_, {});
         h.promise().root_of = this;
         root_ = h;
         suspend(h, nullptr);
-        future_.set_canceller([this](std::string msg) { return cancel(std::move(msg)); });
     }
-    Future<T>& future() noexcept { return future_; }
-    void add_done_observer(UniqueFunction<void()> fn) override { future_.add_done_callback(std::move(fn)); }
+    /// The task's future (made now if nobody asked for it before).
+    Future<T>& future() {
+        if (!future_made_) {
+            ::new (static_cast<void*>(&future_)) Future<T>(loop());
+            future_made_ = true;
+            if (!done())
+                future_.set_canceller([this](std::string msg) { return cancel(std::move(msg)); });
+            else if constexpr (std::is_void_v<T>)
+                future_.set_result();  // finished with success before anyone asked (see publish())
+        }
+        return future_;
+    }
+    void add_done_observer(UniqueFunction<void()> fn) override { future().add_done_callback(std::move(fn)); }
 
 private:
     ~TypedRunner() override {
+        if (!future_made_) return;
         if (!done()) future_.set_canceller({});  // the future may outlive an abandoned task
+        future_.~Future<T>();
     }
     std::exception_ptr publish() noexcept override {
         auto& p = std::coroutine_handle<TaskPromise<T>>::from_address(root_.address()).promise();
-        future_.set_canceller({});
+        if (future_made_) {
+            future_.set_canceller({});
+        } else {
+            if constexpr (std::is_void_v<T>)
+                if (!p.exception) return nullptr;  // no future yet: future() makes it complete
+            try {
+                ::new (static_cast<void*>(&future_)) Future<T>(loop());
+                future_made_ = true;
+            } catch (...) {
+                return p.exception ? p.exception : std::current_exception();
+            }
+        }
         try {
             if constexpr (std::is_void_v<T>) {
                 p.take();
@@ -191,7 +223,9 @@ private:
         }
     }
 
-    Future<T> future_;
+    union {
+        Future<T> future_;  // alive once future_made_
+    };
 };
 
 }  // namespace detail
