@@ -462,6 +462,7 @@ void* small_alloc(std::size_t bytes) {
 void small_free(void* p) noexcept { free_block(p); }
 
 static_assert(sizeof(CallbackNode) % small_alloc_step == 0 && sizeof(CallbackNode) <= small_alloc_max);
+static_assert(sizeof(CallbackNode) == 64, "a callback node is one cache line");
 
 CallbackNode* alloc_node() { return ::new (alloc_in(class_of(sizeof(CallbackNode)))) CallbackNode; }
 
@@ -478,7 +479,7 @@ void free_node(CallbackNode* n) noexcept {
 void cancel_node(CallbackNode* n) noexcept {
     if (n->cancelled) return;
     n->cancelled = true;
-    if (n->loop) n->loop->timer_cancelled();
+    if (n->loop) n->loop->timer_cancelled(n);
     if (!n->running) n->fn.reset();  // a running callback is reset by the loop once it returns
 }
 

@@ -21,10 +21,6 @@ namespace {
 
 constinit thread_local EventLoop* running_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
-bool timer_later(const auto& a, const auto& b) noexcept {
-    return a.when > b.when || (a.when == b.when && a.seq > b.seq);
-}
-
 std::int64_t monotonic_ns() noexcept {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -111,8 +107,8 @@ CallbackNode* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& f
     node->fn = std::move(fn);
     node->when = when_ns;
     node->loop = this;
-    timers_.push_back({when_ns, timer_seq_++, node});
-    std::push_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
+    if (timers_.empty()) timers_.rebase(now_ns());
+    timers_.push(node, when_ns);
     return node;
 }
 
@@ -167,60 +163,23 @@ void LoopImpl::run_forever() {
     }
 }
 
-void LoopImpl::pop_timer() {
-    std::pop_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
-    timers_.pop_back();
-}
-
-void LoopImpl::purge_cancelled_timers() {
-    auto dead = [](const Timer& t) {
-        if (!t.node->cancelled) return false;
-        t.node->loop = nullptr;
-        release(t.node);
-        return true;
-    };
-    timers_.erase(std::remove_if(timers_.begin(), timers_.end(), dead), timers_.end());
-    std::make_heap(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return timer_later(a, b); });
-    cancelled_timers_ = 0;
-}
-
 void LoopImpl::run_once() {
-    if (timers_.size() > 100 && cancelled_timers_ * 2 > timers_.size()) purge_cancelled_timers();
-    while (!timers_.empty() && timers_.front().node->cancelled) {  // drop dead heads
-        CallbackNode* node = timers_.front().node;
-        pop_timer();
-        node->loop = nullptr;
-        --cancelled_timers_;
-        release(node);
-    }
+    timers_.purge_if_mostly_cancelled();
+    const std::optional<std::int64_t> next = timers_.next_deadline();
 
     std::int64_t timeout = -1;  // block until I/O (or a thread-safe wake-up)
-    if (!ready_.empty() || stopping_ || (virtual_clock_ && !timers_.empty()))
+    if (!ready_.empty() || stopping_ || (virtual_clock_ && next))
         timeout = 0;  // a virtual clock jumps to the next deadline instead of sleeping
-    else if (!timers_.empty()) {
-        const std::int64_t when = timers_.front().when, now = now_ns();
-        timeout = when > now ? when - now : 0;  // no overflow for deadlines far in the past
+    else if (next) {
+        const std::int64_t now = now_ns();
+        timeout = *next > now ? *next - now : 0;  // no overflow for deadlines far in the past
     }
     poll(timeout);
 
-    if (virtual_clock_ && ready_.empty() && !timers_.empty())
-        virtual_now_ = std::max(virtual_now_, timers_.front().when);
+    if (virtual_clock_ && ready_.empty() && next) virtual_now_ = std::max(virtual_now_, *next);
 
-    const std::int64_t end = now_ns();
-    while (!timers_.empty() && timers_.front().when <= end) {
-        CallbackNode* node = timers_.front().node;
-        // With many timers the node is a cache miss (they are due in no memory order): start
-        // fetching it now so the miss overlaps with the heap's own during pop_timer().
-        __builtin_prefetch(node, 1);
-        pop_timer();
-        node->loop = nullptr;
-        if (node->cancelled) {
-            --cancelled_timers_;
-            release(node);
-        } else {
-            ready_.push_back(node);  // the heap's reference moves to the queue
-        }
-    }
+    // A due timer's reference moves to the ready queue.
+    timers_.take_due(now_ns(), [this](CallbackNode* node) { ready_.push_back(node); });
 
     // Only what was ready now: callbacks scheduled by these run next iteration.
     for (std::size_t n = ready_.size(); n > 0; --n) {
@@ -382,15 +341,11 @@ void LoopImpl::drop_everything() noexcept {
             node->fn.reset();
             release(node);
         }
-        std::vector<Timer> timers;
-        timers.swap(timers_);
-        for (auto& t : timers) {
-            t.node->loop = nullptr;
-            t.node->fn.reset();
-            release(t.node);
-        }
+        timers_.clear([](CallbackNode* node) {
+            node->fn.reset();
+            release(node);
+        });
     }
-    cancelled_timers_ = 0;
     if (wake_ev_) event_free(wake_ev_);
     if (timer_ev_) event_free(timer_ev_);
     wake_ev_ = timer_ev_ = nullptr;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// LoopImpl: the ready queue, the timer heap, libevent driving, watchers and the exception handler.
+/// LoopImpl: the ready queue, the timers, libevent driving, watchers and the exception handler.
 #pragma once
 
 #include <bulb/loop.hpp>
@@ -8,6 +8,7 @@
 #include "loop_resource.hpp"
 #include "ring_queue.hpp"
 #include "thread_pool.hpp"
+#include "timer_queue.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -70,15 +71,10 @@ public:
     /// libevent callback of watcher events: queues the watcher's node on the ready queue.
     static void dispatch_watch(int, short, void* arg) noexcept;
 
-    /// A timer in the heap was cancelled: counted so the heap is purged when mostly dead.
-    void timer_cancelled() noexcept { ++cancelled_timers_; }
+    /// One of the loop's timers was cancelled: counted so far timers are purged when mostly dead.
+    void timer_cancelled(const CallbackNode* node) noexcept { timers_.cancelled(node); }
 
 private:
-    struct Timer {
-        std::int64_t when;
-        std::uint64_t seq;
-        CallbackNode* node;
-    };
     struct Watch {
         event* ev;
         CallbackNode* node;
@@ -89,8 +85,6 @@ private:
     void run_once();
     void poll(std::int64_t timeout_ns);
     void run_node(CallbackNode* node) noexcept;
-    void pop_timer();
-    void purge_cancelled_timers();
     void drain_threadsafe() noexcept;
     void add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn);
     bool remove_watch(WatchMap& map, int key);
@@ -105,9 +99,7 @@ private:
     int wake_fd_ = -1;
 
     RingQueue<CallbackNode*> ready_;
-    std::vector<Timer> timers_;  // min-heap on (when, seq)
-    std::size_t cancelled_timers_ = 0;
-    std::uint64_t timer_seq_ = 0;
+    TimerQueue timers_;
 
     bool virtual_clock_;
     std::int64_t virtual_now_ = 0;

@@ -33,6 +33,7 @@ struct CallbackNode {
     bool cancelled = false;
     bool running = false;
     bool persistent = false;     // fd/signal watchers: not consumed by running
+    bool far_timer = false;      // in the loop's heap of far deadlines (cancellations counted there)
 };
 
 BULB_API CallbackNode* alloc_node();
