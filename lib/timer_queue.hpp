@@ -6,11 +6,16 @@
 /// Why not one binary heap: with 200,000 timers a heap pop walks ~17 levels of a 4.8 MB array,
 /// a cache miss at each (44 % of the instructions of bench/ (b)). The loop's poll timeout is in
 /// whole milliseconds anyway, so timers due within about a second go, unsorted, into a wheel of
-/// 1,024 slots of 2^20 ns (~1.05 ms): a push is an append. When the clock reaches a slot, its
-/// live timers are sorted (a small sort in cache) and appended to `due_`, a sorted run taken
-/// from the front. Later deadlines wait in a heap (`far_`) and join the run when their slot's
-/// time comes; a timer pushed into a slot already opened goes to a small heap (`late_`). The
-/// next timer is the earlier of due_'s front and late_'s top.
+/// 1,024 slots of 2^20 ns (~1.05 ms): a push appends a node pointer. When the clock reaches a
+/// slot, its live timers are sorted (a stable bucket sort on the deadline, in cache) and
+/// appended to `due_`, a sorted run taken from the front. Later deadlines wait in a heap
+/// (`far_`) and join the run when their slot's time comes; a timer pushed into a slot already
+/// opened goes to a small heap (`late_`). The next timer is the earlier of due_'s front and
+/// late_'s top.
+///
+/// Equal deadlines keep their scheduling order without a sequence number in due_: a tick's far
+/// timers were all pushed before any of its wheel timers (the wheel only reaches forward), they
+/// enter a batch first, the sort is stable, and late_'s timers of a tick came after its opening.
 #pragma once
 
 #include <bulb/handle.hpp>
@@ -61,6 +66,7 @@ public:
     void clear(Sink&& sink);
 
 private:
+    /// An entry of the heaps, ordered by (when, seq).
     struct Timer {
         std::int64_t when;
         std::uint64_t seq;
@@ -73,28 +79,41 @@ private:
     struct Later {
         bool operator()(const Timer& a, const Timer& b) const noexcept { return b < a; }
     };
+    using Nodes = std::vector<CallbackNode*>;
     static constexpr int tick_shift = 20;  // 2^20 ns per slot
     static constexpr std::int64_t slots = 1024;
 
     static std::int64_t tick(std::int64_t ns) noexcept { return ns >> tick_shift; }
-    std::vector<Timer>& slot(std::int64_t t) noexcept { return wheel_[std::size_t(t & (slots - 1))]; }
+    Nodes& slot(std::int64_t t) noexcept { return wheel_[std::size_t(t & (slots - 1))]; }
     /// Moves every timer of ticks up to `end_tick` into due_, sorted; cur_ becomes end_tick.
     void open_until(std::int64_t end_tick);
+    /// Stable sort of due_ from `from` on by deadline.
+    void sort_due(std::size_t from);
     /// Room in due_ for `more` timers, so keep_live cannot throw half-way through a slot.
     void reserve_due(std::size_t more);
-    /// Appends t to due_ if it is live, else releases it.
-    void keep_live(const Timer& t) noexcept;
+    /// Appends `node` to due_ if it is live, else releases it.
+    void keep_live(CallbackNode* node) noexcept;
     void drop(CallbackNode* node) noexcept;
-    /// The front of due_ or late_, whichever is earlier; null when both are empty.
-    Timer* first() noexcept;
-    void pop(Timer* t) noexcept;
+    /// Whether late_'s top comes before due_'s front (false when late_ is empty).
+    bool late_first() const noexcept {
+        return !late_.empty() && (due_head_ == due_.size() || late_.front().when < due_[due_head_]->when);
+    }
+    /// The next timer (due_'s front or late_'s top), or null.
+    CallbackNode* first() const noexcept {
+        if (late_first()) return late_.front().node;
+        return due_head_ < due_.size() ? due_[due_head_] : nullptr;
+    }
+    /// Removes first().
+    void pop_first() noexcept;
     void drop_dead_heads() noexcept;
 
-    std::unique_ptr<std::vector<Timer>[]> wheel_;  // made at the first push
-    std::int64_t cur_ = 0;                         // ticks up to this one are opened
+    std::unique_ptr<Nodes[]> wheel_;  // made at the first push
+    std::int64_t cur_ = 0;            // ticks up to this one are opened
     std::size_t in_wheel_ = 0;
-    std::vector<Timer> due_;  // sorted; its live part starts at due_head_
+    Nodes due_;  // sorted; its live part starts at due_head_
     std::size_t due_head_ = 0;
+    Nodes scratch_;                      // sort_due's buffers
+    std::vector<std::uint32_t> counts_;
     std::vector<Timer> late_;  // min-heap: pushed for ticks already opened
     std::vector<Timer> far_;   // min-heap: beyond the wheel when pushed
     std::size_t size_ = 0;
@@ -105,26 +124,24 @@ private:
 template <class Sink>
 void TimerQueue::take_due(std::int64_t end_ns, Sink&& sink) {
     open_until(tick(end_ns));
-    while (Timer* t = first()) {
-        if (t->when > end_ns) break;
-        CallbackNode* node = t->node;
-        pop(t);
+    while (CallbackNode* node = first()) {
+        if (node->when > end_ns) break;
+        pop_first();
         node->loop = nullptr;
         --size_;
-        if (node->cancelled) {
+        if (node->cancelled)
             release(node);
-        } else {
+        else
             sink(node);
-        }
     }
 }
 
 template <class Sink>
 void TimerQueue::clear(Sink&& sink) {
-    std::vector<Timer> all;
-    all.swap(far_);
-    all.insert(all.end(), late_.begin(), late_.end());
-    all.insert(all.end(), due_.begin() + std::ptrdiff_t(due_head_), due_.end());
+    Nodes all(due_.begin() + std::ptrdiff_t(due_head_), due_.end());
+    for (auto& t : far_) all.push_back(t.node);
+    for (auto& t : late_) all.push_back(t.node);
+    far_.clear();
     late_.clear();
     due_.clear();
     due_head_ = 0;
@@ -134,10 +151,10 @@ void TimerQueue::clear(Sink&& sink) {
             wheel_[std::size_t(i)].clear();
         }
     in_wheel_ = size_ = far_cancelled_ = 0;
-    for (auto& t : all) {
-        t.node->loop = nullptr;
-        t.node->far_timer = false;
-        sink(t.node);
+    for (CallbackNode* node : all) {
+        node->loop = nullptr;
+        node->far_timer = false;
+        sink(node);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -132,6 +133,19 @@ TEST_CASE("timers on the real clock fire in deadline order across many loop iter
     CHECK(model.done());
     CHECK(model.errors == 0);
     CHECK(model.fired_count + model.cancelled() == model.scheduled());
+}
+
+TEST_CASE("equal deadlines keep their scheduling order whether far, in the wheel or late") {
+    bulb::EventLoop loop(virtual_clock());
+    std::vector<char> order;
+    const auto deadline = loop.time() + 1500ms;
+    loop.call_at(deadline, [&] { order.push_back('a'); });  // beyond the wheel's second
+    loop.call_at(deadline - 900ms, [&] { loop.call_at(deadline, [&] { order.push_back('b'); }); });
+    // Runs in the deadline's own millisecond, already opened: the new timer is a late one.
+    loop.call_at(deadline - 1us, [&] { loop.call_at(deadline, [&] { order.push_back('c'); }); });
+    loop.call_at(deadline + 1ms, [&] { loop.stop(); });
+    loop.run_forever();
+    CHECK(std::string(order.begin(), order.end()) == "abc");
 }
 
 TEST_CASE("deadlines beyond the wheel's second, and a clock that passes all of it at once") {
