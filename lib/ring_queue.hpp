@@ -22,7 +22,7 @@ public:
     RingQueue() = default;
     RingQueue(const RingQueue&) = delete;
     RingQueue& operator=(const RingQueue&) = delete;
-    ~RingQueue() { free_items(items_, cap_ * sizeof(T)); }
+    ~RingQueue() { recycle(items_, cap_ * sizeof(T)); }
 
     bool empty() const noexcept { return head_ == tail_; }
     std::size_t size() const noexcept { return tail_ - head_; }
@@ -36,10 +36,16 @@ public:
 private:
     [[gnu::noinline]] void grow() {  // out of line: push_back stays a leaf without a stack frame
         std::size_t cap = cap_ ? cap_ * 2 : 256;
-        T* items = static_cast<T*>(alloc_items(cap * sizeof(T)));
+        T* items;
+        if (spare.bytes >= cap * sizeof(T)) {  // a power of two of items too: it grew from 256
+            items = static_cast<T*>(std::exchange(spare.p, nullptr));
+            cap = std::exchange(spare.bytes, 0) / sizeof(T);
+        } else {
+            items = static_cast<T*>(alloc_items(cap * sizeof(T)));
+        }
         std::size_t n = size();
         for (std::size_t i = 0; i < n; ++i) items[i] = items_[(head_ + i) & (cap_ - 1)];
-        free_items(items_, cap_ * sizeof(T));
+        recycle(items_, cap_ * sizeof(T));
         items_ = items;
         cap_ = cap;
         head_ = 0;
@@ -68,6 +74,7 @@ private:
         return p;
     }
     static void free_items(void* p, std::size_t bytes) noexcept {
+        if (!p) return;
 #if !defined(__SANITIZE_ADDRESS__)
         if (bytes >= huge_bytes) {
             ::munmap(p, bytes);
@@ -75,6 +82,35 @@ private:
         }
 #endif
         std::free(p);
+    }
+
+    // The largest buffer of 64 KiB or more a queue of this thread let go, for the next queue
+    // that grows: a program (or benchmark) making loops one after another that each queue a
+    // burst of callbacks does not fault in and zero megabytes of fresh pages each time. A big one
+    // is advised MADV_FREE meanwhile: the kernel may take its pages back when it needs memory.
+    struct Spare {
+        void* p = nullptr;
+        std::size_t bytes = 0;
+        bool gone = false;  // the thread is exiting: queues destroyed later free their buffers
+        ~Spare() {
+            free_items(p, bytes);
+            p = nullptr;
+            bytes = 0;
+            gone = true;
+        }
+    };
+    static inline thread_local Spare spare;
+    static void recycle(void* p, std::size_t bytes) noexcept {
+        if (spare.gone || bytes < (std::size_t(64) << 10) || bytes <= spare.bytes) {
+            free_items(p, bytes);
+            return;
+        }
+        free_items(spare.p, spare.bytes);
+#if !defined(__SANITIZE_ADDRESS__)
+        if (bytes >= huge_bytes) ::madvise(p, bytes, MADV_FREE);
+#endif
+        spare.p = p;
+        spare.bytes = bytes;
     }
 
     T* items_ = nullptr;
