@@ -36,6 +36,18 @@ public:
         }
     }
 
+    /// Schedules `initial` timers, cancels `cancels` at random, lets the firing ones schedule
+    /// `budget` more rounds, runs the loop until none is pending, and checks the outcome.
+    void run(int initial, int cancels, std::size_t rounds) {
+        for (int i = 0; i < initial; ++i) schedule();
+        for (int i = 0; i < cancels; ++i) cancel_random();
+        budget = rounds;
+        loop_.run_forever();
+        CHECK(done());
+        CHECK(errors == 0);
+        CHECK(fired_count + cancelled_ == scheduled());
+    }
+
     /// From a running timer, deadlines are not before now: timers already taken for this loop
     /// iteration run first, whatever the new deadline (as in asyncio), which this model does
     /// not describe.
@@ -66,7 +78,6 @@ public:
     /// While running: each firing schedules and cancels a few more, `budget` times in all.
     std::size_t budget = 0;
     std::size_t fired_count = 0, errors = 0;
-    std::size_t cancelled() const { return cancelled_; }
     std::size_t scheduled() const { return handles_.size(); }
     bool done() const { return pending_.empty(); }
 
@@ -110,13 +121,7 @@ TEST_CASE("20,000 timers over two minutes of virtual time fire in deadline order
         CAPTURE(seed);
         bulb::EventLoop loop(virtual_clock());
         TimerModel model(loop, seed);
-        for (int i = 0; i < 10000; ++i) model.schedule();
-        for (int i = 0; i < 3000; ++i) model.cancel_random();
-        model.budget = 10000;
-        loop.run_forever();
-        CHECK(model.done());
-        CHECK(model.errors == 0);
-        CHECK(model.fired_count + model.cancelled() == model.scheduled());
+        model.run(10000, 3000, 10000);
         CHECK(model.scheduled() > 15000);
     }
 }
@@ -126,13 +131,7 @@ TEST_CASE("timers on the real clock fire in deadline order across many loop iter
     TimerModel model(loop, 7);
     model.short_delays = true;
     // Within 30 ms the wheel's slots open one after another while timers are added and cancelled.
-    for (int i = 0; i < 3000; ++i) model.schedule();
-    for (int i = 0; i < 1000; ++i) model.cancel_random();
-    model.budget = 3000;
-    loop.run_forever();
-    CHECK(model.done());
-    CHECK(model.errors == 0);
-    CHECK(model.fired_count + model.cancelled() == model.scheduled());
+    model.run(3000, 1000, 3000);
 }
 
 TEST_CASE("equal deadlines keep their scheduling order whether far, in the wheel or late") {
