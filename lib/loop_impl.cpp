@@ -239,7 +239,7 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
     CallbackNode* node = alloc_node();
     node->fn = std::move(fn);
     node->persistent = true;
-    node->loop = this;  // dispatch_watch finds the loop here; watchers never sit in the timer heap
+    node->loop = this;  // dispatch_watch finds the loop here; watchers are never among the timers
     event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::dispatch_watch, node);
     if (!ev || event_add(ev, nullptr) != 0) {
         if (ev) event_free(ev);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// Timers: call_later / call_at ordering, cancellation, the heap purge, the loop clock.
+/// Timers: call_later / call_at ordering, cancellation, the purge of cancelled far timers, the loop clock.
 #include "support/loop_fixture.hpp"
 
 #include <ctime>
@@ -178,7 +178,7 @@ TEST_CASE("cancelling a timer that already ran is harmless") {
     CHECK(runs == 1);
 }
 
-TEST_CASE("the cancelled head of the heap does not hold back later timers") {
+TEST_CASE("a cancelled earliest timer does not hold back later timers") {
     bulb::EventLoop loop;
     bool ran = false;
     bulb::TimerHandle head = loop.call_later(1ms, [] {});
@@ -198,7 +198,7 @@ TEST_CASE("timers left after most of a large batch is cancelled still run, in or
     std::vector<bulb::TimerHandle> handles;
     int destroyed = 0;
     auto base = loop.time() + 2ms;
-    // Scheduled in a scrambled order so the heap really has to sort them.
+    // Scheduled in a scrambled order so they really have to be sorted.
     for (int k = 0; k < n; ++k) {
         int i = (k * 7919) % n;
         handles.push_back(loop.call_at(base + std::chrono::microseconds(10 * i),
@@ -221,7 +221,7 @@ TEST_CASE("timers left after most of a large batch is cancelled still run, in or
     CHECK(destroyed == n);
 }
 
-TEST_CASE("cancelling after a heap purge keeps the remaining timers correct") {
+TEST_CASE("cancelling after a purge of far timers keeps the remaining timers correct") {
     bulb::EventLoop loop;
     std::vector<int> order;
     std::vector<bulb::TimerHandle> handles;

@@ -28,7 +28,7 @@ class LoopImpl;
 struct CallbackNode {
     UniqueFunction<void()> fn;
     std::int64_t when = 0;       // deadline in ns on the loop clock (timers only)
-    LoopImpl* loop = nullptr;    // set while the node sits in a timer heap
+    LoopImpl* loop = nullptr;    // set while the node waits among the loop's timers
     std::uint32_t refs = 1;
     bool cancelled = false;
     bool running = false;
