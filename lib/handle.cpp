@@ -464,8 +464,6 @@ void small_free(void* p) noexcept { free_block(p); }
 static_assert(sizeof(CallbackNode) % small_alloc_step == 0 && sizeof(CallbackNode) <= small_alloc_max);
 static_assert(sizeof(CallbackNode) == 64, "a callback node is one cache line");
 
-CallbackNode* alloc_node() { return ::new (alloc_in(class_of(sizeof(CallbackNode)))) CallbackNode; }
-
 CallbackNode* alloc_node(UniqueFunction<void()>&& fn) {
     return ::new (alloc_in(class_of(sizeof(CallbackNode)))) CallbackNode{std::move(fn)};
 }

@@ -14,8 +14,7 @@
 namespace bulb::detail {
 
 IoWatcher::IoWatcher(LoopImpl& loop, int fd, short what, UniqueFunction<void()> fn) {
-    node_ = alloc_node();
-    node_->fn = std::move(fn);
+    node_ = alloc_node(std::move(fn));
     node_->persistent = true;
     node_->loop = &loop;
     ev_ = event_new(loop.base(), fd, what | EV_PERSIST, &LoopImpl::dispatch_watch, node_);

@@ -103,8 +103,7 @@ CallbackNode* LoopImpl::call_soon(UniqueFunction<void()>&& fn) {
 
 CallbackNode* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn) {
     check_open("call_at");
-    CallbackNode* node = alloc_node();
-    node->fn = std::move(fn);
+    CallbackNode* node = alloc_node(std::move(fn));
     node->when = when_ns;
     node->loop = this;
     if (timers_.empty()) timers_.rebase(now_ns());
@@ -131,11 +130,7 @@ void LoopImpl::drain_threadsafe() noexcept {
         std::lock_guard lock(ts_mutex_);
         batch.swap(ts_queue_);
     }
-    for (auto& fn : batch) {
-        CallbackNode* node = alloc_node();
-        node->fn = std::move(fn);
-        ready_.push_back(node);
-    }
+    for (auto& fn : batch) ready_.push_back(alloc_node(std::move(fn)));
 }
 
 void LoopImpl::submit_to_executor(UniqueFunction<void()>&& job) {
@@ -236,8 +231,7 @@ void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
 
 void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn) {
     check_open("add watcher");
-    CallbackNode* node = alloc_node();
-    node->fn = std::move(fn);
+    CallbackNode* node = alloc_node(std::move(fn));
     node->persistent = true;
     node->loop = this;  // dispatch_watch finds the loop here; watchers are never among the timers
     event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::dispatch_watch, node);

@@ -126,8 +126,8 @@ void TimerQueue::sort_due(std::size_t from) {
     }
 }
 
-void TimerQueue::pop_first() noexcept {
-    if (late_first()) {
+void TimerQueue::pop_first(bool late) noexcept {
+    if (late) {
         std::pop_heap(late_.begin(), late_.end(), Later());
         late_.pop_back();
         return;
@@ -141,9 +141,11 @@ void TimerQueue::pop_first() noexcept {
 }
 
 void TimerQueue::drop_dead_heads() noexcept {
-    while (CallbackNode* node = first()) {
-        if (!node->cancelled) break;
-        pop_first();
+    for (;;) {
+        const bool late = late_first();
+        CallbackNode* node = first(late);
+        if (!node || !node->cancelled) break;
+        pop_first(late);
         drop(node);
     }
     while (!far_.empty() && far_.front().node->cancelled) {
@@ -160,7 +162,7 @@ std::optional<std::int64_t> TimerQueue::next_deadline() {
     for (;;) {
         drop_dead_heads();
         // due_ and late_ hold only opened ticks, earlier than anything in the wheel or far_.
-        if (CallbackNode* node = first()) return node->when;
+        if (CallbackNode* node = first(late_first())) return node->when;
         if (size_ == 0) return std::nullopt;
         // Open the next tick holding timers ahead of time: the scan passes each slot once, and
         // its timers are sorted once. Timers pushed for earlier ticks meanwhile go to late_.

@@ -98,13 +98,13 @@ private:
     bool late_first() const noexcept {
         return !late_.empty() && (due_head_ == due_.size() || late_.front().when < due_[due_head_]->when);
     }
-    /// The next timer (due_'s front or late_'s top), or null.
-    CallbackNode* first() const noexcept {
-        if (late_first()) return late_.front().node;
+    /// The next timer (due_'s front or late_'s top, as late_first() says), or null.
+    CallbackNode* first(bool late) const noexcept {
+        if (late) return late_.front().node;
         return due_head_ < due_.size() ? due_[due_head_] : nullptr;
     }
-    /// Removes first().
-    void pop_first() noexcept;
+    /// Removes first(late).
+    void pop_first(bool late) noexcept;
     void drop_dead_heads() noexcept;
 
     std::unique_ptr<Nodes[]> wheel_;  // made at the first push
@@ -124,9 +124,11 @@ private:
 template <class Sink>
 void TimerQueue::take_due(std::int64_t end_ns, Sink&& sink) {
     open_until(tick(end_ns));
-    while (CallbackNode* node = first()) {
-        if (node->when > end_ns) break;
-        pop_first();
+    for (;;) {
+        const bool late = late_first();
+        CallbackNode* node = first(late);
+        if (!node || node->when > end_ns) break;
+        pop_first(late);
         node->loop = nullptr;
         --size_;
         if (node->cancelled)

@@ -36,7 +36,6 @@ struct CallbackNode {
     bool far_timer = false;      // in the loop's heap of far deadlines (cancellations counted there)
 };
 
-BULB_API CallbackNode* alloc_node();
 /// A node holding `fn` (moved in by construction: no reset of an empty callback first).
 BULB_API CallbackNode* alloc_node(UniqueFunction<void()>&& fn);
 BULB_API void free_node(CallbackNode* node) noexcept;
