@@ -182,7 +182,9 @@ void UdpTransport::receive_one() noexcept {
         if (!would_block(errno)) report_error(last_error(), remote_);
         return;
     }
-    from.set_size(h.msg_namelen);
+    // An unbound sender has no name (length 0): still a Unix address, with an empty path.
+    from.set_size(h.msg_namelen > 0 ? h.msg_namelen : static_cast<socklen_t>(sizeof(sa_family_t)));
+    from.data()->sa_family = AF_UNIX;
     deliver(ByteView(buf, static_cast<std::size_t>(n)), from, (h.msg_flags & MSG_TRUNC) != 0);
 }
 

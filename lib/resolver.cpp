@@ -3,6 +3,8 @@
 /// Name resolution.
 #include "resolver.hpp"
 
+#include <bulb/getaddrinfo.hpp>
+
 #include <netdb.h>
 
 namespace bulb::detail {
@@ -32,9 +34,9 @@ std::vector<SocketAddress> lookup(const std::optional<std::string>& host, std::u
 }
 
 Error resolution_error(const std::optional<std::string>& host, int gai_error) {
-    std::error_code ec = gai_error == EAI_SYSTEM ? std::error_code(errno, std::system_category())
-                                                 : std::make_error_code(std::errc::host_unreachable);
-    return Error(ec, "cannot resolve '" + host.value_or("*") + "': " + gai_strerror(gai_error));
+    // The resolver's own code (gai_category: EAI_NONAME and EAI_AGAIN stay distinguishable), with
+    // no unrelated OS error appended; EAI_SYSTEM carries errno.
+    return Error(gai_error_code(gai_error, errno), "cannot resolve '" + host.value_or("*") + "'");
 }
 
 }  // namespace

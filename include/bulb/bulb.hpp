@@ -10,6 +10,7 @@
 #include <bulb/error.hpp>
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
+#include <bulb/getaddrinfo.hpp>
 #include <bulb/handle.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>

@@ -31,6 +31,7 @@ template <class T>
 class Future;
 class Protocol;
 class Server;
+class SocketAddress;
 class TlsContext;
 class Transport;
 class DatagramProtocol;
@@ -38,6 +39,8 @@ class DatagramTransport;
 struct Connection;
 struct DatagramConnection;
 struct DatagramEndpointOptions;
+struct AddrInfo;
+struct NameInfo;
 struct ConnectOptions;
 struct ServerOptions;
 using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
@@ -178,6 +181,18 @@ public:
     /// lib/datagram_endpoint.cpp; include <bulb/datagram.hpp> to use it.
     Future<DatagramConnection> create_datagram_endpoint(DatagramProtocolFactory factory,
                                                         const DatagramEndpointOptions& options);
+
+    // --- name resolution (defined in lib/getaddrinfo.cpp; results in <bulb/getaddrinfo.hpp>) --
+    /// getaddrinfo(3) on the executor, never blocking the loop: every answer for `host` (nullopt:
+    /// with AI_PASSIVE the wildcard, else loopback) and `port` (a number or service name; nullopt:
+    /// none), filtered by `family`, `type`, `proto` and AI_* `flags`, in the resolver's order.
+    /// Fails with bulb::Error whose code is in gai_category() (gai_errc::no_name,
+    /// gai_errc::again, ...) and whose message names the query. Cancelling drops the result.
+    Future<std::vector<AddrInfo>> getaddrinfo(std::optional<std::string> host, std::optional<std::string> port,
+                                              int family = 0, int type = 0, int proto = 0, int flags = 0);
+    /// getnameinfo(3) on the executor: the host and service names of an IPv4/IPv6 address
+    /// (NI_* `flags`). Throws std::invalid_argument for other families; fails like getaddrinfo.
+    Future<NameInfo> getnameinfo(const SocketAddress& addr, int flags = 0);
 
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;

@@ -110,7 +110,9 @@ TEST_CASE("Unix datagram sockets: bound server, autobound connected client, file
     auto crec = std::make_shared<Record>();
     auto server = fx.wait(fx.loop.create_datagram_endpoint(
         recorder(srec, [](RecordingDatagram& p) {
-            p.on_data = [](bulb::DatagramTransport& t, bulb::ByteView d, const SocketAddress& a) { t.sendto(d, a); };
+            p.on_data = [](bulb::DatagramTransport& t, bulb::ByteView d, const SocketAddress& a) {
+                if (!a.host().empty()) t.sendto(d, a);
+            };
         }),
         DatagramEndpointOptions{.local_path = path}));
     CHECK(server.transport->get_sockname().host() == path);
@@ -122,6 +124,12 @@ TEST_CASE("Unix datagram sockets: bound server, autobound connected client, file
     for (std::size_t i = 0; i < std::size(sizes); ++i) CHECK(crec->datagrams[i] == pattern(sizes[i], i));
     CHECK(srec->senders[0].family() == AF_UNIX);
     CHECK(srec->senders[0].host().rfind("@", 0) == 0);  // the client's autobound abstract name
+    // An unbound sender arrives as a Unix address with an empty path.
+    RawSocket anon(AF_UNIX);
+    anon.send_to("anonymous", server.transport->get_sockname());
+    REQUIRE(fx.run_until([&] { return srec->datagrams.size() == std::size(sizes) + 1; }));
+    CHECK(srec->senders.back().family() == AF_UNIX);
+    CHECK(srec->senders.back().host().empty());
     server.transport->close();
     client.transport->close();
     fx.run_briefly();

@@ -330,13 +330,13 @@ TEST_CASE("bad input: clear errors naming what failed, other endpoints undisturb
     }
     SUBCASE("a remote_addr that does not resolve names the host") {
         auto f = fx.loop.create_datagram_endpoint(
-            none(), DatagramEndpointOptions{.remote_addr = HostPort{"no-such-host.invalid", 53}});
+            none(), DatagramEndpointOptions{.remote_addr = HostPort{"no such host (refused locally)", 53}});
         REQUIRE(fx.run_until([&] { return f.done(); }, 20000ms));
         try {
             f.result();
             FAIL("no error");
         } catch (const bulb::Error& e) {
-            CHECK(std::string(e.what()).find("no-such-host.invalid") != std::string::npos);
+            CHECK(std::string(e.what()).find("no such host (refused locally)") != std::string::npos);
         }
     }
     SUBCASE("sock that is not a datagram socket") {
