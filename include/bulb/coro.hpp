@@ -8,6 +8,7 @@
 #include <bulb/coro/async_generator.hpp>
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/awaitable.hpp>
+#include <bulb/coro/datagram_socket.hpp>
 #include <bulb/coro/gather.hpp>
 #include <bulb/coro/queue.hpp>
 #include <bulb/coro/run.hpp>
