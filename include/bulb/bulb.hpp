@@ -12,6 +12,7 @@
 #include <bulb/handle.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
+#include <bulb/pipe.hpp>
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/server.hpp>

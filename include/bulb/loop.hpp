@@ -165,6 +165,15 @@ public:
     Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname = {}, std::string already_read = {});
 
+    // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
+    /// Wraps the read end of a pipe, FIFO, socket or character device; the transport owns `fd`.
+    /// Throws std::invalid_argument for a regular file or directory (epoll cannot watch them).
+    /// Resolves after connection_made() returned.
+    Future<Connection> connect_read_pipe(ProtocolFactory factory, int fd);
+    /// Wraps the write end of a pipe, FIFO, socket or character device; EPIPE arrives through
+    /// connection_lost, never as a SIGPIPE death.
+    Future<Connection> connect_write_pipe(ProtocolFactory factory, int fd);
+
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;
 
