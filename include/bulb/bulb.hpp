@@ -16,5 +16,6 @@
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/server.hpp>
+#include <bulb/subprocess.hpp>
 #include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>

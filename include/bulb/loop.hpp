@@ -36,7 +36,11 @@ class Transport;
 struct Connection;
 struct ConnectOptions;
 struct ServerOptions;
+struct SubprocessConnection;
+struct SubprocessOptions;
+class SubprocessProtocol;
 using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
+using SubprocessProtocolFactory = UniqueFunction<std::unique_ptr<SubprocessProtocol>()>;
 
 namespace detail {
 class LoopImpl;
@@ -173,6 +177,19 @@ public:
     /// Wraps the write end of a pipe, FIFO, socket or character device; EPIPE arrives through
     /// connection_lost, never as a SIGPIPE death.
     Future<Connection> connect_write_pipe(ProtocolFactory factory, int fd);
+
+    // --- subprocesses (defined in lib/subprocess.cpp; see <bulb/subprocess.hpp>) -----------
+    /// Starts `argv` (argv[0] looked up in PATH unless it holds a '/'). Throws
+    /// std::invalid_argument for an empty argv, a nul byte in an argument or a bad option. The
+    /// future fails with bulb::Error carrying the child's errno when it cannot start (missing
+    /// program, no permission, bad cwd), else resolves after the protocol's connection_made().
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv,
+                                                 const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv);
+    /// Runs `cmd` with /bin/sh -c.
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd,
+                                                  const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd);
 
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;
