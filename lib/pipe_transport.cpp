@@ -5,7 +5,7 @@
 /// and EventLoop::connect_read_pipe / connect_write_pipe.
 #include "pipe_transport.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "socket_util.hpp"
 
 #include <bulb/loop.hpp>

@@ -6,7 +6,7 @@
 /// subprocess_shell.
 #include "subprocess_transport.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "pipe_transport.hpp"
 #include "spawn.hpp"
 

@@ -8,8 +8,8 @@
 #include <bulb/subprocess.hpp>
 #include <bulb/transport.hpp>
 
-#include "io_watcher.hpp"
-#include "loop_resource.hpp"
+#include "loop/io_watcher.hpp"
+#include "loop/loop_resource.hpp"
 
 #include <memory>
 
