@@ -32,7 +32,7 @@ std::optional<std::string> LineCodec::decode(FrameBuffer& buffer) {
                 return std::nullopt;
             }
             std::size_t at_least = scanned_;  // the line is at least this long ...
-            if (options_.strip_cr && at_least > 0) --at_least;  // ... unless a '\r' is stripped
+            if (options_.strip_cr && at_least > 0 && in[at_least - 1] == '\r') --at_least;  // ... or a '\r' is stripped
             if (at_least > options_.max_length) {
                 bool discard = options_.overlong == Overlong::discard;
                 if (discard) {
