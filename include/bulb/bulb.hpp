@@ -6,6 +6,7 @@
 #include <bulb/address.hpp>
 #include <bulb/bytes.hpp>
 #include <bulb/config.hpp>
+#include <bulb/datagram.hpp>
 #include <bulb/error.hpp>
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
