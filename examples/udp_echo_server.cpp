@@ -3,7 +3,10 @@
 /// A UDP (or Unix datagram) echo server on the callback API: every datagram goes back to its
 /// sender, whole.
 ///
-///     udp_echo_server [--host HOST] [--port PORT] [--unix PATH]
+///     udp_echo_server [--host HOST] [--port PORT] [--unix PATH] [--coro]
+///
+/// --coro serves with the coroutine DatagramSocket (co_await recv_from / send_to) instead of a
+/// DatagramProtocol.
 ///
 /// Binds 127.0.0.1:9999 by default (--port 0: any free port) or a Unix datagram socket, prints
 /// "listening on ADDRESS", and on Ctrl-C or SIGTERM sends what it still queues (for up to 5 s),
@@ -11,6 +14,7 @@
 /// receive queue was full are not seen here: its own counter has them (/proc/net/udp "drops").
 
 #include <bulb/bulb.hpp>
+#include <bulb/coro.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -59,21 +63,69 @@ private:
 struct Settings {
     std::string host = "127.0.0.1", unix_path;
     std::uint16_t port = 9999;
+    bool coro = false;
 };
+
+// The same with the coroutine DatagramSocket: one task receives and answers in turn.
+static bulb::Task<void> echo_task(bulb::DatagramSocket sock, Stats& st) {
+    for (;;) {
+        bulb::Datagram d;
+        try {
+            d = co_await sock.recv_from();
+        } catch (const bulb::Error& e) {
+            if (e.code() == bulb::errc::transport_closed) co_return;
+            ++st.errors;
+            std::fprintf(stderr, "udp_echo_server: %s\n", e.what());
+            continue;
+        }
+        ++st.received;
+        if (d.addr.family() == AF_UNIX && d.addr.host().empty()) {
+            ++st.errors;  // an unnamed Unix sender cannot be answered
+            continue;
+        }
+        bulb::ByteView bytes = bulb::as_bytes(d.data);
+        co_await sock.send_to(bytes, d.addr);
+        ++st.sent;
+    }
+}
+
+static void serve_coro(const Settings& s, const bulb::DatagramEndpointOptions& options) {
+    bulb::EventLoop loop;
+    Stats stats;
+    bulb::DatagramSocketOptions queue{.max_queued = 4096};
+    auto sock = loop.run_until_complete(bulb::create_task(loop, bulb::open_datagram_endpoint(options, queue)));
+    int rcvbuf = 4 << 20;
+    setsockopt(sock.transport()->get_fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    auto task = bulb::create_task(loop, echo_task(sock, stats));
+    loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
+    loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
+    std::printf("listening on %s\n", sock.get_sockname().to_string().c_str());
+    std::fflush(stdout);
+    loop.run_forever();
+    sock.close();  // the task drains what is queued, then sees the socket closed
+    loop.run_until_complete(task);
+    std::printf("received %llu sent %llu errors %llu dropped %zu\n", static_cast<unsigned long long>(stats.received),
+                static_cast<unsigned long long>(stats.sent), static_cast<unsigned long long>(stats.errors),
+                sock.dropped());
+    std::fflush(stdout);
+    loop.close();
+    (void)s;
+}
 
 [[noreturn]] static void usage(const char* bad = nullptr) {
     if (bad) std::fprintf(stderr, "udp_echo_server: unknown or incomplete option '%s'\n", bad);
-    std::fprintf(stderr, "usage: udp_echo_server [--host HOST] [--port PORT] [--unix PATH]\n");
+    std::fprintf(stderr, "usage: udp_echo_server [--host HOST] [--port PORT] [--unix PATH] [--coro]\n");
     std::exit(2);
 }
 
 static void serve(const Settings& s) {
-    bulb::EventLoop loop;
     bulb::DatagramEndpointOptions options;
     if (s.unix_path.empty())
         options.local_addr = bulb::HostPort{s.host, s.port};
     else
         options.local_path = s.unix_path;
+    if (s.coro) return serve_coro(s, options);
+    bulb::EventLoop loop;
     Stats stats;
     bulb::Future<void> lost(loop);
     auto endpoint = loop.run_until_complete(
@@ -101,6 +153,10 @@ int main(int argc, char** argv) {
     Settings s;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
+        if (arg == "--coro") {
+            s.coro = true;
+            continue;
+        }
         if (i + 1 >= argc) usage(argv[i]);
         if (arg == "--host") {
             s.host = argv[++i];

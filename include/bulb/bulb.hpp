@@ -14,8 +14,11 @@
 #include <bulb/handle.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
+#include <bulb/pipe.hpp>
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/server.hpp>
+#include <bulb/sock.hpp>
+#include <bulb/subprocess.hpp>
 #include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>

@@ -43,7 +43,11 @@ struct AddrInfo;
 struct NameInfo;
 struct ConnectOptions;
 struct ServerOptions;
+struct SubprocessConnection;
+struct SubprocessOptions;
+class SubprocessProtocol;
 using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
+using SubprocessProtocolFactory = UniqueFunction<std::unique_ptr<SubprocessProtocol>()>;
 using DatagramProtocolFactory = UniqueFunction<std::unique_ptr<DatagramProtocol>()>;
 
 namespace detail {
@@ -170,10 +174,31 @@ public:
     /// the future resolves with the new app-side transport after the handshake, or fails with
     /// the handshake error (the connection is then aborted). As in asyncio, the protocol may get
     /// data_received (TLS data that came with the handshake's last flight) before the future's
-    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls_protocol.cpp.
+    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls/tls_protocol.cpp.
     Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname = {}, std::string already_read = {});
 
+    // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
+    /// Wraps the read end of a pipe, FIFO, socket or character device; the transport owns `fd`.
+    /// Throws std::invalid_argument for a regular file or directory (epoll cannot watch them).
+    /// Resolves after connection_made() returned.
+    Future<Connection> connect_read_pipe(ProtocolFactory factory, int fd);
+    /// Wraps the write end of a pipe, FIFO, socket or character device; EPIPE arrives through
+    /// connection_lost, never as a SIGPIPE death.
+    Future<Connection> connect_write_pipe(ProtocolFactory factory, int fd);
+
+    // --- subprocesses (defined in lib/subprocess.cpp; see <bulb/subprocess.hpp>) -----------
+    /// Starts `argv` (argv[0] looked up in PATH unless it holds a '/'). Throws
+    /// std::invalid_argument for an empty argv, a nul byte in an argument or a bad option. The
+    /// future fails with bulb::Error carrying the child's errno when it cannot start (missing
+    /// program, no permission, bad cwd), else resolves after the protocol's connection_made().
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv,
+                                                 const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv);
+    /// Runs `cmd` with /bin/sh -c.
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd,
+                                                  const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd);
     /// Opens a UDP (IPv4, IPv6) or Unix datagram endpoint as `options` say (asyncio's
     /// create_datagram_endpoint) with a protocol from `factory`. Resolves after connection_made()
     /// returned; fails with bulb::Error naming the address when resolution, bind or connect

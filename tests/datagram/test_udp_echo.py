@@ -4,7 +4,7 @@
 
 usage: test_udp_echo.py TEST UDP_ECHO_SERVER UDP_ECHO_CLIENT
 
-TEST is one of: socat, sizes, count, ipv6, unix, client, options. Loopback only (127.0.0.1, ::1,
+TEST is one of: socat, sizes, coro, count, ipv6, unix, client, options. Loopback only (127.0.0.1, ::1,
 Unix sockets in a temporary directory). Every program must exit with the expected status and,
 when it succeeds, write nothing to stderr (so sanitizer reports fail the test).
 """
@@ -124,6 +124,21 @@ def test_sizes(server_exe, client_exe):
         sizes_round_trip(socket.AF_INET, ("127.0.0.1", srv.port))
         counts = srv.stop()
         check(counts == (len(SIZES), len(SIZES), 0), f"server counts {counts}")
+    finally:
+        srv.kill()
+
+
+def test_coro(server_exe, client_exe):
+    """The same server written with the coroutine DatagramSocket (--coro)."""
+    srv = Server(server_exe, "--coro", "--port", 0)
+    try:
+        sizes_round_trip(socket.AF_INET, ("127.0.0.1", srv.port))
+        p = run(["socat", "-t", "2", "-", f"UDP:127.0.0.1:{srv.port}"], stdin="coroutines\n", timeout=30)
+        check(p.stdout == "coroutines\n", f"socat got {p.stdout!r}")
+        p = run([client_exe, "--port", srv.port, "--count", 2000, "--size", 1400, "--quiet"])
+        check("sent 2000 received 2000 lost 0" in p.stdout, p.stdout)
+        counts = srv.stop()
+        check(counts == (len(SIZES) + 2001, len(SIZES) + 2001, 0), f"server counts {counts}")
     finally:
         srv.kill()
 

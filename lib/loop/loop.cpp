@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// EventLoop: the public face, forwarding to LoopImpl.
+#include <bulb/loop.hpp>
+
+#include "loop/loop_impl.hpp"
+
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <unordered_set>
+
+namespace bulb {
+namespace detail {
+
+EventLoop* running_loop_of_thread() noexcept;
+
+bool loop_is_alive(const EventLoop* loop) noexcept;
+
+namespace {
+// Loops alive in the process: lets a future destroyed late report to its loop only if it lives.
+std::mutex live_mutex;
+std::unordered_set<const EventLoop*>& live_loops() {
+    static std::unordered_set<const EventLoop*> loops;
+    return loops;
+}
+}  // namespace
+
+bool loop_is_alive(const EventLoop* loop) noexcept {
+    std::lock_guard lock(live_mutex);
+    return live_loops().count(loop) != 0;
+}
+
+void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept {
+    if (!loop_is_alive(loop)) return;
+    loop->call_exception_handler({"Future exception was never retrieved", e});
+}
+
+}  // namespace detail
+
+EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
+
+EventLoop::EventLoop(const LoopOptions& options) : impl_(std::make_unique<detail::LoopImpl>(*this, options)) {
+    std::lock_guard lock(detail::live_mutex);
+    detail::live_loops().insert(this);
+}
+
+EventLoop::~EventLoop() {
+    // Close while impl_ is still set: closing destroys pending callbacks, and a future dying
+    // with them reports "never retrieved" through this loop (impl_ is null inside reset()).
+    impl_->close_for_destruction();
+    {
+        std::lock_guard lock(detail::live_mutex);
+        detail::live_loops().erase(this);  // from here on, late reports are dropped
+    }
+    impl_.reset();
+}
+
+EventLoop* EventLoop::current() noexcept { return detail::running_loop_of_thread(); }
+
+EventLoop& get_running_loop() {
+    if (EventLoop* loop = EventLoop::current()) return *loop;
+    throw InvalidStateError("no running event loop");
+}
+
+void EventLoop::run_forever() { impl_->run_forever(); }
+void EventLoop::stop() noexcept { impl_->stop(); }
+bool EventLoop::is_running() const noexcept { return impl_->is_running(); }
+void EventLoop::close() { impl_->close(); }
+bool EventLoop::is_closed() const noexcept { return impl_->is_closed(); }
+
+TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanoseconds(impl_->now_ns())); }
+
+Handle EventLoop::call_soon(UniqueFunction<void()> fn) { return Handle(impl_->call_soon(std::move(fn))); }
+
+TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
+    // Saturating: call_later(Duration::max()) means "never", not a deadline wrapped into the past.
+    std::int64_t when;
+    if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
+        when = delay > Duration::zero() ? INT64_MAX : INT64_MIN;
+    return TimerHandle(impl_->call_at(when, std::move(fn)));
+}
+
+TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+    return TimerHandle(impl_->call_at(ns, std::move(fn)));
+}
+
+void EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) { impl_->call_soon_threadsafe(std::move(fn)); }
+void EventLoop::submit_to_executor(UniqueFunction<void()> job) { impl_->submit_to_executor(std::move(job)); }
+
+void EventLoop::add_reader(int fd, UniqueFunction<void()> fn) { impl_->add_reader(fd, std::move(fn)); }
+bool EventLoop::remove_reader(int fd) { return impl_->remove_reader(fd); }
+void EventLoop::add_writer(int fd, UniqueFunction<void()> fn) { impl_->add_writer(fd, std::move(fn)); }
+bool EventLoop::remove_writer(int fd) { return impl_->remove_writer(fd); }
+void EventLoop::add_signal_handler(int signum, UniqueFunction<void()> fn) {
+    impl_->add_signal_handler(signum, std::move(fn));
+}
+bool EventLoop::remove_signal_handler(int signum) { return impl_->remove_signal_handler(signum); }
+
+void EventLoop::set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler) {
+    impl_->set_exception_handler(std::move(handler));
+}
+void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
+    impl_->call_exception_handler(context);
+}
+void EventLoop::default_exception_handler(const ExceptionContext& context) noexcept {
+    std::fprintf(stderr, "bulb: %s\n", context.message.c_str());
+    if (context.exception)
+        std::fprintf(stderr, "  exception: %s\n", describe_exception(context.exception).c_str());
+}
+void EventLoop::set_debug(bool enabled) noexcept { impl_->debug_ = enabled; }
+bool EventLoop::get_debug() const noexcept { return impl_->debug_; }
+void EventLoop::set_slow_callback_duration(Duration d) noexcept {
+    impl_->slow_callback_ns_ = std::chrono::nanoseconds(d).count();
+}
+
+}  // namespace bulb

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// The only file that calls OpenSSL: contexts, the engine (SSL over a BIO that reads and writes
+/// memory), error messages and certificate details.
+#include "tls/tls_engine.hpp"
+
+#include <bulb/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace bulb {
+
+struct TlsContext::Impl {
+    SSL_CTX* ctx = nullptr;
+    bool server = false;
+    std::vector<unsigned char> alpn_wire;  // length-prefixed protocol list
+    std::map<std::string, SSL_CTX*> sni;   // per-name contexts (servers)
+    ~Impl() {
+        for (auto& [name, c] : sni) SSL_CTX_free(c);
+        if (ctx) SSL_CTX_free(ctx);
+    }
+};
+
+namespace {
+
+// Verification failures are reported as verify_base + X509_V_ERR_*; the rest are OpenSSL
+// packed error codes (ERR_get_error).
+constexpr int verify_base = 0x40000000;
+
+class TlsCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "tls"; }
+    std::string message(int ev) const override {
+        if (ev >= verify_base) return std::string("certificate verify failed: ") + X509_verify_cert_error_string(ev - verify_base);
+        char buf[256];
+        ERR_error_string_n(static_cast<unsigned long>(ev), buf, sizeof buf);
+        return buf;
+    }
+};
+
+/// The most recent OpenSSL error as an error_code (and clears the queue).
+std::error_code take_ssl_error() {
+    unsigned long last = 0;
+    while (unsigned long e = ERR_get_error()) last = e;
+    return {static_cast<int>(last ? last : ERR_PACK(ERR_LIB_SSL, 0, ERR_R_INTERNAL_ERROR)), tls_category()};
+}
+
+[[noreturn]] void throw_ssl(const std::string& what) {
+    auto ec = take_ssl_error();
+    throw Error(ec, what);  // system_error appends ec.message()
+}
+
+// OpenSSL reports a missing or unreadable file as "system lib": say which file and why.
+void require_readable(const std::string& path, const char* what) {
+    if (path.empty() || ::access(path.c_str(), R_OK) == 0) return;
+    int e = errno;
+    throw Error(std::error_code(e, std::system_category()), std::string("cannot read ") + what + " '" + path + "'");
+}
+
+std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) {
+    std::vector<unsigned char> wire;
+    for (auto& p : protocols) {
+        if (p.empty() || p.size() > 255) throw std::invalid_argument("ALPN protocol names must be 1..255 bytes");
+        wire.push_back(static_cast<unsigned char>(p.size()));
+        wire.insert(wire.end(), p.begin(), p.end());
+    }
+    return wire;
+}
+
+SSL_CTX* new_ctx(bool server) {
+    SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (!ctx) throw_ssl("SSL_CTX_new");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    return ctx;
+}
+
+void load_chain(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
+    require_readable(cert, "certificate chain");
+    require_readable(key, "private key");
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) throw_ssl("cannot load certificate chain '" + cert + "'");
+    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) throw_ssl("cannot load private key '" + key + "'");
+    if (SSL_CTX_check_private_key(ctx) != 1) throw_ssl("private key '" + key + "' does not match certificate '" + cert + "'");
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void* arg) {
+    auto* impl = static_cast<TlsContext::Impl*>(arg);
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, outlen, impl->alpn_wire.data(), static_cast<unsigned>(impl->alpn_wire.size()),
+                              in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;  // no common protocol (RFC 7301 §3.2)
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+int select_sni(SSL* ssl, int*, void* arg) {
+    auto* impl = static_cast<TlsContext::Impl*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name) return SSL_TLSEXT_ERR_NOACK;
+    auto it = impl->sni.find(name);
+    if (it != impl->sni.end()) SSL_set_SSL_CTX(ssl, it->second);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+// --- a BIO over the engine's own buffers ----------------------------------------------------
+
+class OpenSslEngine;
+BIO_METHOD* engine_bio_method();
+
+class OpenSslEngine final : public detail::TlsEngine {
+public:
+    OpenSslEngine(const TlsContext& ctx, bool server_side, const std::string& hostname) : ctx_(ctx.impl()) {
+        ssl_ = SSL_new(ctx_->ctx);
+        if (!ssl_) throw_ssl("SSL_new");
+        BIO* bio = BIO_new(engine_bio_method());
+        if (!bio) {
+            SSL_free(ssl_);
+            throw_ssl("BIO_new");
+        }
+        BIO_set_data(bio, this);
+        BIO_set_init(bio, 1);
+        SSL_set_bio(ssl_, bio, bio);  // one BIO for both directions: SSL takes our one reference
+        if (server_side) {
+            SSL_set_accept_state(ssl_);
+        } else {
+            SSL_set_connect_state(ssl_);
+            if (!hostname.empty()) {
+                in6_addr ip6;
+                in_addr ip4;
+                bool is_ip = inet_pton(AF_INET, hostname.c_str(), &ip4) == 1 || inet_pton(AF_INET6, hostname.c_str(), &ip6) == 1;
+                if (!is_ip) SSL_set_tlsext_host_name(ssl_, hostname.c_str());  // SNI carries names only
+                if (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER) {
+                    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+                    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, hostname.c_str())
+                                   : X509_VERIFY_PARAM_set1_host(param, hostname.c_str(), 0);
+                    if (ok != 1) {
+                        SSL_free(ssl_);
+                        throw_ssl("cannot check host name '" + hostname + "'");
+                    }
+                }
+            }
+        }
+    }
+    ~OpenSslEngine() override { SSL_free(ssl_); }
+
+    // Ciphertext is read in place from the caller's bytes (no copy per message) while nothing
+    // is buffered; only what is left unread when the caller's bytes go away is copied.
+    void feed(ByteView c) override {
+        if (in_head_ == in_.size() && borrowed_.empty()) {
+            in_.clear();
+            in_head_ = 0;
+            borrowed_ = c;
+            return;
+        }
+        stash();
+        in_.append(as_string_view(c));
+    }
+    void stash() override {
+        if (borrowed_.empty()) return;
+        in_.append(as_string_view(borrowed_));
+        borrowed_ = {};
+    }
+    void feed_eof() override { eof_ = true; }
+
+    Status handshake() override {
+        ERR_clear_error();
+        int r = SSL_do_handshake(ssl_);
+        return r == 1 ? Status::ok : status_of(r);
+    }
+
+    Status read(MutableByteView out, std::size_t& n) override {
+        ERR_clear_error();
+        n = 0;
+        int r = SSL_read_ex(ssl_, out.data(), out.size(), &n) == 1 ? 1 : 0;
+        return r == 1 ? Status::ok : status_of(r);
+    }
+
+    Status write(ByteView plain) override {
+        while (!plain.empty()) {
+            ERR_clear_error();
+            std::size_t n = 0;
+            if (SSL_write_ex(ssl_, plain.data(), plain.size(), &n) != 1) return status_of(0);
+            plain = plain.subspan(n);
+        }
+        return Status::ok;
+    }
+
+    void shutdown() override {
+        ERR_clear_error();
+        SSL_shutdown(ssl_);
+    }
+
+    std::string& output() override { return out_; }
+    bool has_buffered_input() const override {
+        return in_head_ < in_.size() || !borrowed_.empty() || SSL_pending(ssl_) > 0;
+    }
+    std::error_code error() const override { return error_; }
+
+    void trim(std::size_t small, std::size_t large) override {
+        auto unneeded = [&](const std::string& b) { return b.capacity() < small || b.capacity() > large; };
+        if (in_head_ == in_.size() && unneeded(in_)) {
+            std::string().swap(in_);
+            in_head_ = 0;
+        }
+        if (out_.empty() && unneeded(out_)) std::string().swap(out_);
+    }
+
+    std::optional<std::string> info(std::string_view name) const override {
+        if (name == "cipher") return str(SSL_get_cipher_name(ssl_));
+        if (name == "version") return str(SSL_get_version(ssl_));
+        if (name == "server_name") return str(SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name));
+        if (name == "session_reused") return std::string(SSL_session_reused(ssl_) ? "1" : "0");
+        if (name == "alpn_protocol") {
+            const unsigned char* p = nullptr;
+            unsigned len = 0;
+            SSL_get0_alpn_selected(ssl_, &p, &len);
+            if (!p) return std::nullopt;
+            return std::string(reinterpret_cast<const char*>(p), len);
+        }
+        if (name.starts_with("peercert_")) return peer_cert_info(name.substr(9));
+        return std::nullopt;
+    }
+
+    // BIO callbacks
+    int bio_read(char* buf, int len) {
+        std::size_t avail = in_.size() - in_head_;
+        if (avail == 0 && borrowed_.empty()) return eof_ ? 0 : -1;
+        std::size_t n;
+        if (avail > 0) {
+            n = std::min<std::size_t>(avail, static_cast<std::size_t>(len));
+            std::memcpy(buf, in_.data() + in_head_, n);
+            in_head_ += n;
+        } else {
+            n = std::min<std::size_t>(borrowed_.size(), static_cast<std::size_t>(len));
+            std::memcpy(buf, borrowed_.data(), n);
+            borrowed_ = borrowed_.subspan(n);
+        }
+        return static_cast<int>(n);
+    }
+    int bio_write(const char* buf, int len) {
+        out_.append(buf, static_cast<std::size_t>(len));
+        return len;
+    }
+    bool bio_eof() const { return eof_ && in_head_ == in_.size() && borrowed_.empty(); }
+
+private:
+    static std::optional<std::string> str(const char* s) {
+        if (!s) return std::nullopt;
+        return std::string(s);
+    }
+
+    Status status_of(int r) {
+        int e = SSL_get_error(ssl_, r);
+        switch (e) {
+            case SSL_ERROR_WANT_READ:
+            case SSL_ERROR_WANT_WRITE: return Status::want_io;
+            case SSL_ERROR_ZERO_RETURN: return Status::closed;
+            default: break;
+        }
+        long verify = SSL_get_verify_result(ssl_);
+        unsigned long first = ERR_peek_error();
+        if (verify != X509_V_OK && ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+            ERR_clear_error();
+            error_ = {verify_base + static_cast<int>(verify), tls_category()};
+        } else if ((e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+                   (e == SSL_ERROR_SYSCALL && first == 0)) {
+            ERR_clear_error();
+            error_ = make_error_code(errc::tls_unexpected_eof);
+        } else {
+            error_ = take_ssl_error();
+        }
+        return Status::failed;
+    }
+
+    std::optional<std::string> peer_cert_info(std::string_view what) const {
+        X509* cert = SSL_get1_peer_certificate(ssl_);
+        if (!cert) return std::nullopt;
+        std::optional<std::string> out;
+        char buf[512];
+        if (what == "subject") {
+            X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+            out = buf;
+        } else if (what == "issuer") {
+            X509_NAME_oneline(X509_get_issuer_name(cert), buf, sizeof buf);
+            out = buf;
+        } else if (what == "san") {
+            out = std::string();
+            auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+            for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+                GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+                std::string entry;
+                if (g->type == GEN_DNS) {
+                    entry = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                                 static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)));
+                } else if (g->type == GEN_IPADD) {
+                    char ip[INET6_ADDRSTRLEN] = {};
+                    int len = ASN1_STRING_length(g->d.iPAddress);
+                    inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(g->d.iPAddress), ip, sizeof ip);
+                    entry = std::string("IP:") + ip;
+                }
+                if (!entry.empty()) *out += (out->empty() ? "" : ",") + entry;
+            }
+            GENERAL_NAMES_free(names);
+        }
+        X509_free(cert);
+        return out;
+    }
+
+    std::shared_ptr<TlsContext::Impl> ctx_;
+    SSL* ssl_ = nullptr;
+    std::string in_;
+    std::size_t in_head_ = 0;
+    ByteView borrowed_;  // fed bytes read in place (see feed)
+    std::string out_;
+    bool eof_ = false;
+    std::error_code error_;
+};
+
+BIO_METHOD* engine_bio_method() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bulb engine");
+        BIO_meth_set_read(m, [](BIO* b, char* buf, int len) {
+            BIO_clear_retry_flags(b);
+            int n = static_cast<OpenSslEngine*>(BIO_get_data(b))->bio_read(buf, len);
+            if (n < 0) BIO_set_retry_read(b);
+            return n;
+        });
+        BIO_meth_set_write(m, [](BIO* b, const char* buf, int len) {
+            BIO_clear_retry_flags(b);
+            return static_cast<OpenSslEngine*>(BIO_get_data(b))->bio_write(buf, len);
+        });
+        BIO_meth_set_ctrl(m, [](BIO* b, int cmd, long, void*) -> long {
+            switch (cmd) {
+                case BIO_CTRL_FLUSH: return 1;
+                case BIO_CTRL_EOF: return static_cast<OpenSslEngine*>(BIO_get_data(b))->bio_eof() ? 1 : 0;
+                default: return 0;
+            }
+        });
+        return m;
+    }();
+    return method;
+}
+
+}  // namespace
+
+const std::error_category& tls_category() noexcept {
+    static const TlsCategory category;
+    return category;
+}
+
+TlsContext TlsContext::client(const TlsClientOptions& options) {
+    auto impl = std::make_shared<Impl>();
+    impl->ctx = new_ctx(false);
+    if (options.dangerously_disable_verification) {
+        SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_NONE, nullptr);
+    } else {
+        SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_PEER, nullptr);
+        if (options.ca_file.empty() && options.ca_dir.empty()) {
+            if (SSL_CTX_set_default_verify_paths(impl->ctx) != 1) throw_ssl("cannot load the system trust store");
+        } else if (require_readable(options.ca_file, "CA file"), require_readable(options.ca_dir, "CA directory"),
+                   SSL_CTX_load_verify_locations(impl->ctx, options.ca_file.empty() ? nullptr : options.ca_file.c_str(),
+                                                 options.ca_dir.empty() ? nullptr : options.ca_dir.c_str()) != 1) {
+            throw_ssl("cannot load CA file '" + options.ca_file + "' / dir '" + options.ca_dir + "'");
+        }
+    }
+    if (!options.cert_file.empty()) load_chain(impl->ctx, options.cert_file, options.key_file);
+    if (!options.alpn.empty()) {
+        impl->alpn_wire = alpn_wire(options.alpn);
+        SSL_CTX_set_alpn_protos(impl->ctx, impl->alpn_wire.data(), static_cast<unsigned>(impl->alpn_wire.size()));
+    }
+    return TlsContext(std::move(impl));
+}
+
+TlsContext TlsContext::server(const std::string& cert_chain_file, const std::string& key_file,
+                              const TlsServerOptions& options) {
+    auto impl = std::make_shared<Impl>();
+    impl->server = true;
+    impl->ctx = new_ctx(true);
+    load_chain(impl->ctx, cert_chain_file, key_file);
+    auto configure = [&](SSL_CTX* ctx) {
+        if (!options.client_ca_file.empty()) {
+            require_readable(options.client_ca_file, "client CA file");
+            if (SSL_CTX_load_verify_locations(ctx, options.client_ca_file.c_str(), nullptr) != 1)
+                throw_ssl("cannot load client CA file '" + options.client_ca_file + "'");
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (options.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                               nullptr);
+            static const unsigned char sid[] = "bulb";
+            SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+        }
+        if (!options.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        if (!impl->alpn_wire.empty()) SSL_CTX_set_alpn_select_cb(ctx, select_alpn, impl.get());
+    };
+    if (!options.alpn.empty()) impl->alpn_wire = alpn_wire(options.alpn);
+    configure(impl->ctx);
+    for (auto& [name, cert] : options.sni) {
+        SSL_CTX* c = new_ctx(true);
+        impl->sni[name] = c;
+        load_chain(c, cert.cert_chain_file, cert.key_file);
+        configure(c);
+    }
+    if (!impl->sni.empty()) {
+        SSL_CTX_set_tlsext_servername_callback(impl->ctx, select_sni);
+        SSL_CTX_set_tlsext_servername_arg(impl->ctx, impl.get());
+    }
+    return TlsContext(std::move(impl));
+}
+
+bool TlsContext::is_server() const noexcept { return impl_ && impl_->server; }
+
+namespace detail {
+
+std::unique_ptr<TlsEngine> TlsEngine::create(const TlsContext& ctx, bool server_side, const std::string& server_hostname) {
+    if (!ctx.impl()) throw std::invalid_argument("empty TlsContext");
+    return std::make_unique<OpenSslEngine>(ctx, server_side, server_hostname);
+}
+
+}  // namespace detail
+}  // namespace bulb
