@@ -83,6 +83,7 @@ static bulb::Task<void> echo_task(bulb::DatagramSocket sock, Stats& st) {
             ++st.errors;  // an unnamed Unix sender cannot be answered
             continue;
         }
+        if (sock.is_closing()) continue;  // shutting down: what is still queued is not answered
         bulb::ByteView bytes = bulb::as_bytes(d.data);
         co_await sock.send_to(bytes, d.addr);
         ++st.sent;
