@@ -71,19 +71,27 @@ bool EventLoop::is_closed() const noexcept { return impl_->is_closed(); }
 
 TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanoseconds(impl_->now_ns())); }
 
-Handle EventLoop::call_soon(UniqueFunction<void()> fn) { return Handle(impl_->call_soon(std::move(fn))); }
+Handle EventLoop::call_soon(UniqueFunction<void()> fn) {
+    detail::ScheduledCallback* node = impl_->call_soon(std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return Handle(node, Handle::adopt_t{});
+}
 
 TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
     // Saturating: call_later(Duration::max()) means "never", not a deadline wrapped into the past.
     std::int64_t when;
     if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
         when = delay > Duration::zero() ? INT64_MAX : INT64_MIN;
-    return TimerHandle(impl_->call_at(when, std::move(fn)));
+    detail::ScheduledCallback* node = impl_->call_at(when, std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return TimerHandle(node, Handle::adopt_t{});
 }
 
 TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
-    return TimerHandle(impl_->call_at(ns, std::move(fn)));
+    detail::ScheduledCallback* node = impl_->call_at(ns, std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return TimerHandle(node, Handle::adopt_t{});
 }
 
 void EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) { impl_->call_soon_threadsafe(std::move(fn)); }
