@@ -2,6 +2,7 @@
 /// @file
 /// EventLoop: the public face, forwarding to LoopImpl.
 #include <bulb/loop.hpp>
+#include <bulb/transport.hpp>
 
 #include "loop/loop_impl.hpp"
 
@@ -116,6 +117,13 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) noexc
     std::fprintf(stderr, "bulb: %s\n", context.message.c_str());
     if (context.exception)
         std::fprintf(stderr, "  exception: %s\n", describe_exception(context.exception).c_str());
+    if (context.transport) {
+        try {
+            std::fprintf(stderr, "  transport: %s\n", context.transport->describe().c_str());
+        } catch (...) {
+            std::fprintf(stderr, "  transport: <%s>\n", context.transport->kind());
+        }
+    }
 }
 void EventLoop::set_debug(bool enabled) noexcept { impl_->debug_ = enabled; }
 bool EventLoop::get_debug() const noexcept { return impl_->debug_; }
