@@ -12,6 +12,7 @@
 #include <bulb/future.hpp>
 #include <bulb/getaddrinfo.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/time.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
 #include <bulb/pipe.hpp>
