@@ -45,9 +45,8 @@ def main():
     peer, mode = sys.argv[1], sys.argv[2]
     if peer == "uvloop":
         import uvloop
-        run = uvloop.run
-    else:
-        run = asyncio.run
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    run = asyncio.run
     t0, c0 = time.monotonic(), cpu()
     if mode == "spawn":
         run(spawn(int(sys.argv[3]), int(sys.argv[4])))
