@@ -6,10 +6,12 @@
 #include <bulb/address.hpp>
 #include <bulb/bytes.hpp>
 #include <bulb/config.hpp>
+#include <bulb/datagram.hpp>
 #include <bulb/error.hpp>
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/time.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
 #include <bulb/pipe.hpp>

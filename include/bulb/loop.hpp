@@ -33,7 +33,11 @@ class Protocol;
 class Server;
 class TlsContext;
 class Transport;
+class DatagramProtocol;
+class DatagramTransport;
 struct Connection;
+struct DatagramConnection;
+struct DatagramEndpointOptions;
 struct ConnectOptions;
 struct ServerOptions;
 struct SubprocessConnection;
@@ -41,6 +45,7 @@ struct SubprocessOptions;
 class SubprocessProtocol;
 using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
 using SubprocessProtocolFactory = UniqueFunction<std::unique_ptr<SubprocessProtocol>()>;
+using DatagramProtocolFactory = UniqueFunction<std::unique_ptr<DatagramProtocol>()>;
 
 namespace detail {
 class LoopImpl;
@@ -51,6 +56,7 @@ struct ExceptionContext {
     std::string message;                   ///< what was happening, e.g. "Exception in callback"
     std::exception_ptr exception = nullptr;  ///< the exception, when there is one
     Transport* transport = nullptr;          ///< the transport involved, when there is one
+    DatagramTransport* datagram_transport = nullptr;  ///< the datagram endpoint involved, when there is one
 };
 
 /// Settings fixed when a loop is made.
@@ -190,6 +196,13 @@ public:
     Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd,
                                                   const SubprocessOptions& options);
     Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd);
+    /// Opens a UDP (IPv4, IPv6) or Unix datagram endpoint as `options` say (asyncio's
+    /// create_datagram_endpoint) with a protocol from `factory`. Resolves after connection_made()
+    /// returned; fails with bulb::Error naming the address when resolution, bind or connect
+    /// fails. Throws std::invalid_argument for contradictory options. Defined in
+    /// lib/datagram_endpoint.cpp; include <bulb/datagram.hpp> to use it.
+    Future<DatagramConnection> create_datagram_endpoint(DatagramProtocolFactory factory,
+                                                        const DatagramEndpointOptions& options);
 
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// FramedReader<Codec> / FramedWriter<Codec>: the codecs of codec.hpp over the streams layer
+/// (coroutine style). The same codec object type as FramedProtocol.
+#pragma once
+
+#include <bulb/coro/async_generator.hpp>
+#include <bulb/coro/stream_reader.hpp>
+#include <bulb/coro/stream_writer.hpp>
+#include <bulb/coro/task.hpp>
+#include <bulb/protocols/codec.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace bulb::protocols {
+
+/// Reads whole frames from a StreamReader:
+///
+///     FramedReader<LineCodec> lines(reader);
+///     while (auto line = co_await lines.read()) handle(*line);
+///
+/// Loop thread only; one coroutine reads at a time. read() returns std::nullopt at a clean EOF
+/// and throws FrameError for bad input (and at EOF inside a frame).
+/// Cancel safety: a read() cancelled while it waits loses nothing; bytes already received stay
+/// buffered here and the next read() frames them.
+template <Codec C>
+class FramedReader {
+public:
+    using Frame = typename C::Frame;
+
+    explicit FramedReader(StreamReader reader, C codec = C{}, std::size_t read_size = 64 * 1024)
+        : reader_(std::move(reader)), codec_(std::move(codec)), read_size_(read_size) {}
+
+    /// The next frame, or std::nullopt at EOF.
+    Task<std::optional<Frame>> read() {
+        for (;;) {
+            std::optional<Frame> frame = codec_.decode(buffer_);
+            if (frame) co_return frame;
+            if (eof_) {
+                frame = codec_.decode_eof(buffer_);
+                if (frame) co_return frame;
+                if (!buffer_.empty()) throw FrameError::truncated("end of stream inside a frame", buffer_.size());
+                co_return frame;
+            }
+            auto n = static_cast<std::ptrdiff_t>(read_size_);
+            std::string chunk = co_await reader_.read(n);
+            if (chunk.empty()) {
+                eof_ = true;
+            } else {
+                buffer_.append(chunk);
+            }
+        }
+    }
+    /// Every frame until EOF: `auto f = r.frames(); while (auto x = co_await f.next()) ...`.
+    /// Errors and cancel safety as read().
+    AsyncGenerator<Frame> frames() {
+        for (;;) {
+            std::optional<Frame> frame = co_await read();
+            if (!frame) co_return;
+            co_yield std::move(*frame);
+        }
+    }
+
+    C& codec() noexcept { return codec_; }
+    StreamReader& stream() noexcept { return reader_; }
+    /// Bytes received and not framed yet.
+    std::size_t buffered() const noexcept { return buffer_.size(); }
+
+private:
+    StreamReader reader_;
+    C codec_;
+    FrameBuffer buffer_;
+    std::size_t read_size_;
+    bool eof_ = false;
+};
+
+/// Writes frames to a StreamWriter with backpressure:
+///
+///     FramedWriter<LineCodec> out(writer);
+///     co_await out.send("hello");
+///
+/// Loop thread only. Cancel safety: a send() cancelled while it drains has queued its whole
+/// frame already (a frame is never half written); only the wait for the drain stops.
+template <Codec C>
+class FramedWriter {
+public:
+    using Frame = typename C::Frame;
+
+    explicit FramedWriter(StreamWriter writer, C codec = C{})
+        : writer_(std::move(writer)), codec_(std::move(codec)) {}
+
+    /// Encodes and queues `frame` without waiting (follow with drain()).
+    void write(const Frame& frame) {
+        std::string out;
+        codec_.encode(frame, out);
+        writer_.write(std::string_view(out));
+    }
+    /// Waits until the transport's buffer drained (StreamWriter::drain).
+    Task<void> drain() { return writer_.drain(); }
+    /// write(frame), then drain().
+    Task<void> send(Frame frame) {
+        write(frame);
+        co_await writer_.drain();
+    }
+
+    C& codec() noexcept { return codec_; }
+    StreamWriter& stream() noexcept { return writer_; }
+
+private:
+    StreamWriter writer_;
+    C codec_;
+};
+
+}  // namespace bulb::protocols

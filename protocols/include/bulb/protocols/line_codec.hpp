@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// LineCodec: frames are lines ending in a delimiter (Tokio's LinesCodec / AnyDelimiterCodec,
+/// Twisted's LineReceiver).
+#pragma once
+
+#include <bulb/config.hpp>
+#include <bulb/protocols/codec.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bulb::protocols {
+
+/// Lines without their delimiter. With the default "\n" delimiter and strip_cr, "\r\n" ends a
+/// line too. What a line longer than max_length does depends on `overlong`:
+/// - Overlong::discard (default): decode() throws a recoverable FrameError once for the line and
+///   skips its bytes up to the next delimiter; framing then goes on (Tokio's discard mode).
+/// - Overlong::error: decode() throws a fatal FrameError.
+/// At EOF an unterminated last line is a frame too. A plain value; no thread affinity.
+class BULB_API LineCodec {
+public:
+    using Frame = std::string;
+    enum class Overlong { discard, error };
+    struct Options {
+        std::string delimiter = "\n";     ///< not empty
+        bool strip_cr = true;             ///< drop one '\r' before the delimiter
+        std::size_t max_length = 64 * 1024;  ///< bytes per line, delimiter excluded
+        Overlong overlong = Overlong::discard;
+        std::string encode_delimiter = "";  ///< what encode() appends; empty: the delimiter
+    };
+
+    LineCodec() : LineCodec(Options{}) {}
+    /// Throws std::invalid_argument for an empty delimiter.
+    explicit LineCodec(Options options);
+
+    std::optional<std::string> decode(FrameBuffer& buffer);
+    std::optional<std::string> decode_eof(FrameBuffer& buffer);
+    /// Appends `line` and the delimiter. Throws std::invalid_argument when `line` contains the
+    /// delimiter (the peer would see two lines).
+    void encode(std::string_view line, std::string& out) const;
+
+    const Options& options() const noexcept { return options_; }
+    /// True while the rest of an overlong line is being skipped.
+    bool discarding() const noexcept { return discarding_; }
+
+private:
+    std::string take_line(FrameBuffer& buffer, std::size_t end, std::size_t skip);
+
+    Options options_;
+    std::size_t scanned_ = 0;  // bytes at the front already known to hold no delimiter
+    bool discarding_ = false;
+};
+
+}  // namespace bulb::protocols

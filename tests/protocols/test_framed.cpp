@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// The two adapters over real connections: FramedProtocol (callbacks) on one end of a Unix
+/// socket pair driven byte by byte from the other end, and FramedReader / FramedWriter (streams)
+/// over 127.0.0.1. Both use the same codec objects as the unit tests.
+#include <bulb/bulb.hpp>
+#include <bulb/coro.hpp>
+#include <bulb/protocols/framed_protocol.hpp>
+#include <bulb/protocols/framed_stream.hpp>
+#include <bulb/protocols/line.hpp>
+#include <bulb/protocols/line_codec.hpp>
+#include <bulb/protocols/netstring_codec.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using namespace bulb::protocols;
+
+namespace {
+
+// What a protocol saw; outlives it (the transport destroys the protocol).
+struct Log {
+    std::vector<std::string> frames;
+    std::vector<std::string> errors;
+    bool lost = false;
+};
+
+template <class C>
+struct Recorder : FramedProtocol<C> {
+    Log& log;
+    std::function<void(Recorder&, const std::string&)> on_frame;
+    explicit Recorder(Log& l, C codec = C{}) : FramedProtocol<C>(std::move(codec)), log(l) {}
+    void frame_received(std::string f) override {
+        log.frames.push_back(f);
+        if (on_frame) on_frame(*this, f);
+    }
+    void frame_error(const FrameError& e) override {
+        log.errors.push_back(e.what());
+        FramedProtocol<C>::frame_error(e);
+    }
+    void connection_lost(std::error_code) override { log.lost = true; }
+};
+
+void run_briefly(bulb::EventLoop& loop, int iterations = 20) {
+    for (int i = 0; i < iterations; ++i) {
+        auto guard = loop.call_later(1ms, [] {});
+        loop.stop();
+        loop.run_forever();
+        guard.cancel();
+    }
+}
+
+template <class Pred>
+bool run_until(bulb::EventLoop& loop, Pred done) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        run_briefly(loop, 1);
+    }
+    return true;
+}
+
+// A protocol on one end of a socket pair; the test writes and reads the other end raw.
+template <class P>
+struct Wired {
+    bulb::EventLoop loop;
+    int peer = -1;
+    bulb::TransportPtr transport;
+    P* protocol = nullptr;
+
+    template <class... A>
+    explicit Wired(A&&... args) {
+        int fd[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+        peer = fd[1];
+        ::fcntl(peer, F_SETFL, O_NONBLOCK);
+        auto made = std::make_shared<std::unique_ptr<P>>(std::make_unique<P>(std::forward<A>(args)...));
+        protocol = made->get();
+        auto conn = loop.run_until_complete(loop.connect_accepted_socket([made] { return std::move(*made); }, fd[0]));
+        transport = conn.transport;
+    }
+    ~Wired() {
+        if (transport) transport->abort();
+        run_briefly(loop, 2);
+        ::close(peer);
+        loop.close();
+    }
+    void send(std::string_view bytes) { REQUIRE(::write(peer, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())); }
+    std::string received() {
+        std::string out;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(peer, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        return out;
+    }
+    bool peer_sees_eof() {
+        char c;
+        return ::read(peer, &c, 1) == 0;
+    }
+};
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("FramedProtocol: frames cut anywhere by the peer arrive whole and in order") {
+    Log log;
+    Wired<Recorder<LineCodec>> w(log);
+    w.send("a\nb");
+    run_briefly(w.loop);
+    w.send("c\nd\r");
+    run_briefly(w.loop);
+    w.send("\n");
+    REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 3; }));
+    CHECK(log.frames == Lines{"a", "bc", "d"});
+    CHECK(w.protocol->buffered() == 0);
+}
+
+TEST_CASE("FramedProtocol: pause_reading takes effect between frames; resume_reading delivers the rest") {
+    Log log;
+    Wired<Recorder<LineCodec>> w(log);
+    w.protocol->on_frame = [](auto& p, const std::string& f) {
+        if (f == "1") p.pause_reading();
+    };
+    w.send("1\n2\n3\n");
+    REQUIRE(run_until(w.loop, [&] { return !log.frames.empty(); }));
+    run_briefly(w.loop);
+    CHECK(log.frames == Lines{"1"});
+    CHECK(w.protocol->buffered() == 4);
+    w.protocol->resume_reading();
+    CHECK(log.frames == Lines{"1"});  // never from inside the call
+    REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 3; }));
+    CHECK(log.frames == Lines{"1", "2", "3"});
+}
+
+TEST_CASE("FramedProtocol: no frame after close(), even from the same read") {
+    Log log;
+    Wired<Recorder<LineCodec>> w(log);
+    w.protocol->on_frame = [](auto& p, const std::string& f) {
+        if (f == "stop") p.close();
+    };
+    w.send("a\nstop\nb\nc\n");
+    REQUIRE(run_until(w.loop, [&] { return log.lost; }));
+    CHECK(log.frames == Lines{"a", "stop"});
+}
+
+TEST_CASE("FramedProtocol: at EOF the tail is a frame (lines) or a truncation error (netstrings)") {
+    {
+        Log log;
+        Wired<Recorder<LineCodec>> w(log);
+        w.send("x\ny");
+        ::shutdown(w.peer, SHUT_WR);
+        REQUIRE(run_until(w.loop, [&] { return log.lost; }));
+        CHECK(log.frames == Lines{"x", "y"});
+        CHECK(log.errors.empty());
+    }
+    {
+        Log log;
+        Wired<Recorder<NetstringCodec>> w(log);
+        w.send("1:x,5:ab");
+        ::shutdown(w.peer, SHUT_WR);
+        REQUIRE(run_until(w.loop, [&] { return log.lost; }));
+        CHECK(log.frames == Lines{"x"});
+        CHECK(log.errors == Lines{"end of stream inside a netstring (4 bytes left over)"});
+    }
+}
+
+TEST_CASE("FramedProtocol: a fatal FrameError goes to frame_error, then the connection closes") {
+    Log log;
+    Wired<Recorder<NetstringCodec>> w(log);
+    w.send("2:ok,3:abc;2:no,");
+    REQUIRE(run_until(w.loop, [&] { return log.lost; }));
+    CHECK(log.frames == Lines{"ok"});
+    CHECK(log.errors == Lines{"netstring of 3 bytes ends with byte 0x3b, not ','"});
+    CHECK(w.peer_sees_eof());
+}
+
+TEST_CASE("FramedProtocol: replies gathered during a batch go out in order, one write") {
+    Log log;
+    Wired<Recorder<LineCodec>> w(log);
+    w.protocol->set_gather_writes(true);
+    w.protocol->on_frame = [](auto& p, const std::string& f) {
+        p.send("re:" + f);
+        CHECK(p.gathered_size() > 0);  // not written yet: waits for the end of the batch
+    };
+    w.send("a\nb\nc\n");
+    REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 3; }));
+    std::string got;
+    REQUIRE(run_until(w.loop, [&] {
+        got += w.received();
+        return got.size() >= 15;
+    }));
+    CHECK(got == "re:a\nre:b\nre:c\n");
+    CHECK(w.protocol->gathered_size() == 0);
+}
+
+TEST_CASE("FramedProtocol: a throwing frame_received aborts that connection; the loop goes on") {
+    Log log;
+    Wired<Recorder<LineCodec>> w(log);
+    int reports = 0;
+    w.loop.set_exception_handler([&](bulb::EventLoop&, const bulb::ExceptionContext&) { ++reports; });
+    w.protocol->on_frame = [](auto&, const std::string& f) {
+        if (f == "boom") throw std::runtime_error("boom");
+    };
+    w.send("a\nboom\nb\n");
+    REQUIRE(run_until(w.loop, [&] { return log.lost; }));
+    CHECK(log.frames == Lines{"a", "boom"});
+    CHECK(reports == 1);
+}
+
+TEST_CASE("LineProtocol: line_too_long once per overlong line, then the next line") {
+    struct Short : LineProtocol {
+        Log& log;
+        explicit Short(Log& l) : LineProtocol(4), log(l) {}
+        void line_received(std::string_view line) override { log.frames.emplace_back(line); }
+        void line_too_long(std::size_t n) override { log.errors.push_back(std::to_string(n)); }
+        void connection_lost(std::error_code) override { log.lost = true; }
+    };
+    Log log;
+    Wired<Short> w(log);
+    w.send("toolongline\nok\nabcdefgh");
+    run_briefly(w.loop);
+    w.send("ij\nlast\n");
+    REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 2; }));
+    CHECK(log.frames == Lines{"ok", "last"});
+    CHECK(log.errors == Lines{"11", "8"});
+}
+
+// --- the coroutine adapters ---------------------------------------------------------------
+
+namespace {
+
+bulb::Task<> netstring_echo(bulb::StreamReader r, bulb::StreamWriter w) {
+    FramedReader<NetstringCodec> in(r);
+    FramedWriter<NetstringCodec> out(w);
+    auto frames = in.frames();
+    while (auto f = co_await frames.next()) {
+        std::string reply = *f + "!";
+        co_await out.send(reply);
+    }
+    w.close();
+}
+
+}  // namespace
+
+TEST_CASE("FramedReader / FramedWriter: an echo of netstrings over 127.0.0.1") {
+    bulb::run([]() -> bulb::Task<> {
+        bulb::ClientConnected handler = netstring_echo;
+        auto server = co_await bulb::start_server(std::move(handler), "127.0.0.1", 0);
+        auto [reader, writer] = co_await bulb::open_connection("127.0.0.1", server.sockets()[0].port());
+        FramedReader<NetstringCodec> in(reader);
+        FramedWriter<NetstringCodec> out(writer);
+        writer.write("3:a");  // cut inside a frame
+        co_await writer.drain();
+        co_await bulb::sleep(10ms);
+        writer.write("bc,0:,");
+        std::string big(200000, 'z');
+        co_await out.send(big);
+        writer.write_eof();
+        std::vector<std::string> got;
+        while (auto f = co_await in.read()) got.push_back(*f);
+        CHECK(got == std::vector<std::string>{"abc!", "!", big + "!"});
+        server.close();
+        co_await server.wait_closed();
+    }());
+}
+
+TEST_CASE("FramedReader: a read() cancelled mid-frame loses nothing; bad input throws FrameError") {
+    bulb::run([]() -> bulb::Task<> {
+        bulb::ClientConnected handler = [](bulb::StreamReader r, bulb::StreamWriter w) -> bulb::Task<> {
+            w.write("5:he");
+            std::string go = co_await r.read(10);  // the client has timed out once
+            w.write("llo,3:abc,xx");
+            w.close();
+        };
+        auto server = co_await bulb::start_server(std::move(handler), "127.0.0.1", 0);
+        auto [reader, writer] = co_await bulb::open_connection("127.0.0.1", server.sockets()[0].port());
+        FramedReader<NetstringCodec> in(reader);
+        bool timed_out = false;
+        try {
+            auto first = in.read();
+            (void)co_await bulb::wait_for(std::move(first), 50ms);
+        } catch (const bulb::TimeoutError&) {
+            timed_out = true;
+        }
+        CHECK(timed_out);
+        CHECK(in.buffered() == 4);
+        writer.write("go");
+        auto a = co_await in.read();
+        auto b = co_await in.read();
+        CHECK(a == std::optional<std::string>("hello"));
+        CHECK(b == std::optional<std::string>("abc"));
+        std::string error;
+        try {
+            (void)co_await in.read();
+        } catch (const FrameError& e) {
+            error = e.what();
+        }
+        CHECK(error == "netstring starts with byte 0x78, not a decimal length");
+        server.close();
+        co_await server.wait_closed();
+    }());
+}
