@@ -179,3 +179,28 @@ TEST_CASE("Process: 1 GiB through cat with bounded memory") {
     MESSAGE("RSS before " << before << " KiB, peak sampled " << peak << " KiB");
     CHECK(peak - before < 64 * 1024);  // the buffers are bounded (64 KiB stream limits, 1 MiB reads)
 }
+
+TEST_CASE("connect_stdin / connect_stdout on pipes; a regular file is refused") {
+    Baseline base;
+    bulb::run([]() -> bulb::Task<> {
+        std::vector<std::string> argv = {BULB_STDIO_CAT};
+        bulb::Process p = co_await bulb::create_subprocess_exec(argv);
+        std::string input(3 << 20, 'q');
+        bulb::ProcessOutput r = co_await p.communicate(input);
+        CHECK(r.out == std::string(3 << 20, 'Q'));
+        CHECK(r.err.empty());
+        CHECK(p.returncode() == 0);
+
+        char path[] = "/tmp/bulb_stdio_fileXXXXXX";
+        int fd = ::mkstemp(path);
+        REQUIRE(fd >= 0);
+        bulb::SubprocessOptions o;
+        o.std_in = bulb::Stdio::from_fd(fd);
+        bulb::Process f = co_await bulb::create_subprocess_exec(argv, o);
+        bulb::ProcessOutput fr = co_await f.communicate();
+        ::close(fd);
+        ::unlink(path);
+        CHECK(f.returncode() == 1);
+        CHECK(fr.err.find("regular file") != std::string::npos);
+    }());
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// connect_stdin / connect_stdout: a private descriptor for fd 0 / 1, a pipe transport on it, and
+/// the stream machinery of open_connection (StreamCore + StreamProtocol).
+#include <bulb/coro/stdio.hpp>
+
+#include "stream_core.hpp"
+
+#include <bulb/coro/streams.hpp>
+#include <bulb/loop.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace bulb {
+
+namespace {
+
+/// A descriptor of our own for `fd`: a terminal is opened again (a new open file description, so
+/// O_NONBLOCK does not reach the shell sharing the old one); anything else is duplicated.
+int private_fd(int fd, int flags, const char* who) {
+    if (::isatty(fd)) {
+        char name[256];
+        if (::ttyname_r(fd, name, sizeof name) == 0) {
+            int t = ::open(name, flags | O_CLOEXEC | O_NOCTTY);
+            if (t >= 0) return t;
+        }
+    }
+    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0) throw std::system_error(errno, std::system_category(), std::string(who) + ": dup");
+    return d;
+}
+
+Task<RefPtr<detail::StreamCore>> connect_fd(int fd, bool read_side) {
+    EventLoop& loop = get_running_loop();
+    const char* who = read_side ? "connect_stdin" : "connect_stdout";
+    int own = private_fd(fd, read_side ? O_RDONLY : O_WRONLY, who);
+    RefPtr<detail::StreamCore> core(new detail::StreamCore(loop, default_stream_limit));
+    ProtocolFactory factory = [core] { return std::make_unique<detail::StreamProtocol>(core); };
+    std::optional<Future<Connection>> connecting;
+    try {
+        connecting = read_side ? loop.connect_read_pipe(std::move(factory), own)
+                               : loop.connect_write_pipe(std::move(factory), own);
+    } catch (...) {
+        ::close(own);  // refused (a regular file): still ours
+        throw;
+    }
+    Future<Connection> f = *connecting;
+    Connection c = co_await f;
+    (void)c;
+    co_return core;
+}
+
+}  // namespace
+
+Task<StreamReader> connect_stdin() {
+    RefPtr<detail::StreamCore> core = co_await connect_fd(0, true);
+    co_return StreamReader(core);
+}
+
+Task<StreamWriter> connect_stdout() {
+    RefPtr<detail::StreamCore> core = co_await connect_fd(1, false);
+    co_return StreamWriter(core);
+}
+
+}  // namespace bulb
