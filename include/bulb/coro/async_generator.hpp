@@ -17,6 +17,8 @@
 /// before the first next().
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/error.hpp>
 
 #include <coroutine>

@@ -3,6 +3,8 @@
 /// Event: a flag tasks can wait for (asyncio.Event).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/wait_list.hpp>
 
 #include <coroutine>

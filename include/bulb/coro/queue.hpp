@@ -12,6 +12,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/event.hpp>
 #include <bulb/coro/queue_storage.hpp>
 #include <bulb/coro/task.hpp>

@@ -3,6 +3,8 @@
 /// run(): the one-line entry point (asyncio.run).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/task.hpp>
 
 namespace bulb {

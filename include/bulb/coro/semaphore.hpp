@@ -4,6 +4,8 @@
 /// (asyncio.Semaphore, asyncio.BoundedSemaphore).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/held.hpp>
 #include <bulb/coro/wait_list.hpp>
 

@@ -3,6 +3,8 @@
 /// sleep(): suspend the current task for a while (asyncio.sleep).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 
 #include <coroutine>

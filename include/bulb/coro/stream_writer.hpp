@@ -3,6 +3,8 @@
 /// StreamWriter: writing to a connection with coroutine backpressure (asyncio.StreamWriter).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/task.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/tls_context.hpp>

@@ -3,6 +3,8 @@
 /// Stream connections and servers for coroutines (asyncio.open_connection, asyncio.start_server).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/stream_reader.hpp>
 #include <bulb/coro/stream_writer.hpp>
 #include <bulb/coro/task.hpp>

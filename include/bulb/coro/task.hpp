@@ -7,6 +7,8 @@
 /// Future: awaitable, cancellable, and reporting an exception nobody retrieved.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
 #include <bulb/small_alloc.hpp>

@@ -15,6 +15,8 @@
 ///   cannot catch the parent's CancelledError to turn it back into the child's error.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>
 
