@@ -5,6 +5,7 @@ usage: check_compile.py CHECK INCLUDE_DIR CXX...
 
   gcc-warning   <bulb/coro/...> warns under GCC < 13 naming the patterns, the remedy and the
                 macro that silences it; the macro silences it; clang and newer GCC stay quiet.
+  compile-ok    each snippet in compile_ok/*.cpp compiles without a warning (-Wall -Wextra -Werror).
   compile-fail  each snippet in compile_fail/*.cpp fails to compile, and the compiler output
                 contains the text after its first line's `// expect: `.
 """
@@ -24,7 +25,7 @@ def compile_source(source, *extra):
         path = os.path.join(tmp, "t.cpp")
         with open(path, "w") as f:
             f.write(source)
-        cmd = cxx + ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-I", include_dir, *extra, path]
+        cmd = cxx + ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror=unused-result", "-I", include_dir, *extra, path]
         p = subprocess.run(cmd, capture_output=True, text=True)
         return p.returncode, p.stdout + p.stderr
 
@@ -67,6 +68,15 @@ elif check == "compile-fail":
             failures.append(f"{name}: the error does not say {expect!r}:\n{out[-3000:]}")
         else:
             print(f"{name}: fails to compile as it should ({expect!r})")
+elif check == "compile-ok":
+    folder = os.path.join(here, "compile_ok")
+    for name in sorted(os.listdir(folder)):
+        source = open(os.path.join(folder, name)).read()
+        rc, out = compile_source(source, "-DBULB_NO_GCC_COROUTINE_WARNING", "-Werror")
+        if rc != 0 or out.strip():
+            failures.append(f"{name}: does not compile warning-free under -Wall -Wextra -Werror:\n{out[-3000:]}")
+        else:
+            print(f"{name}: compiles warning-free")
 else:
     sys.exit(f"unknown check {check}")
 

@@ -44,7 +44,7 @@ private:
 
 /// What Event::wait() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Event::wait().
-class Event::WaitAwaiter {
+class BULB_AWAITABLE Event::WaitAwaiter {
 public:
     explicit WaitAwaiter(Event& event) noexcept : event_(&event) {}
 

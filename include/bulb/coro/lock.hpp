@@ -69,7 +69,7 @@ private:
 
 /// What Lock::acquire() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Lock::acquire().
-class Lock::AcquireAwaiter {
+class BULB_AWAITABLE Lock::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Lock& lock) noexcept : lock_(&lock) {}
 

@@ -88,7 +88,7 @@ public:
 
 /// What Semaphore::acquire() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Semaphore::acquire().
-class Semaphore::AcquireAwaiter {
+class BULB_AWAITABLE Semaphore::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Semaphore& sem) noexcept : sem_(&sem) {}
 

@@ -14,7 +14,7 @@
 namespace bulb {
 namespace detail {
 
-class SleepAwaiter final : public Waiter {
+class BULB_AWAITABLE SleepAwaiter final : public Waiter {
 public:
     explicit SleepAwaiter(Duration d) noexcept : delay_(d) {}
 

@@ -50,7 +50,7 @@ public:
 
     /// Awaitable returned by wait(): ready once no child runs; resumes by rethrowing the first
     /// child error or the waiter's own CancelledError.
-    class WaitAwaiter {
+    class BULB_AWAITABLE WaitAwaiter {
     public:
         explicit WaitAwaiter(TaskGroup& g) noexcept : g_(&g) {}
         bool await_ready() const noexcept { return g_->running_ == 0; }
