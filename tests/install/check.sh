@@ -46,6 +46,7 @@ echo "cflags: $cflags"
 echo "libs:   $libs"
 case " $cflags $libs " in *event*|*ssl*|*crypto*) fail "libevent/OpenSSL flags leak into bulb.pc" ;; esac
 case " $cflags " in *" -I$root/"*) ;; *) fail "cflags do not point into the installed tree" ;; esac
+case " $cflags " in *" -std="*) fail "bulb.pc forces a language standard ($cflags): a -std=c++23 consumer would be downgraded" ;; esac
 case " $libs " in *" -L$root/"*) ;; *) fail "libs do not point into the installed tree" ;; esac
 libdir=$(pkg-config --variable=libdir bulb)
 libdir=$root${libdir#"$root"}
@@ -73,6 +74,12 @@ cd "$tmp/consumer"
 echo "== $cxx -std=c++20 consumer.cpp ${cxxflags[*]} $cflags $libs"
 # shellcheck disable=SC2086  # pkg-config output is meant to be word-split
 "$cxx" -std=c++20 consumer.cpp "${cxxflags[@]}" $cflags $libs -o consumer || fail "the consumer does not build"
+# Before C++20 the headers stop at once with a message that says what to do.
+# shellcheck disable=SC2086
+if "$cxx" -std=c++17 -fsyntax-only consumer.cpp $cflags >"$tmp/cxx17.log" 2>&1; then
+    fail "the headers compile as C++17"
+fi
+grep -q "bulb needs C++20 or later" "$tmp/cxx17.log" || { cat "$tmp/cxx17.log" >&2; fail "C++17: no clear #error"; }
 needed=$(readelf -d consumer | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 echo "NEEDED: $needed"
 case " $needed " in *" libbulb.so.$major "*) ;; *) fail "the consumer does not need libbulb.so.$major" ;; esac
