@@ -55,6 +55,8 @@ public:
     /// True once a whole line was sent. Before that no nickname was given, and the server would
     /// take /quit for one.
     bool any_line() const { return any_; }
+    /// Set when the input ended (EOF): the user is leaving, so the server may close.
+    bool input_ended = false;
 
 private:
     std::string line_;  // the line being sent (its first bytes)
@@ -71,7 +73,8 @@ static bulb::Task<> send(bulb::StreamWriter& writer, SentInput& sent, std::strin
 /// The input ended: TCP half-closes (write_eof), so the server sees the client leave while its
 /// remaining lines (e.g. "*** bye") still arrive. TLS cannot: the client quits by itself, then
 /// waits a bounded time for the server to close before closing.
-static bulb::Task<> end_input(bulb::StreamWriter writer, const SentInput& sent) {
+static bulb::Task<> end_input(bulb::StreamWriter writer, SentInput& sent) {
+    sent.input_ended = true;  // from here on, the server closing is the expected end
     if (writer.can_write_eof()) {
         writer.write_eof();
         co_return;
@@ -133,7 +136,7 @@ static bulb::Task<bool> chat(std::string host, std::uint16_t port, std::optional
     for (;;) {
         std::string line = co_await reader.readline();
         if (line.empty()) {  // the server closed the connection: expected only after our /quit or EOF
-            server_left_first = !input.done() && !sent.ended_with_quit();
+            server_left_first = !input.done() && !sent.input_ended && !sent.ended_with_quit();
             break;
         }
         std::fputs(line.c_str(), stdout);
