@@ -319,6 +319,13 @@ void LoopImpl::close_resources() {
     // Servers and connects in progress first (no new connections), then abort what is still open
     // and deliver every connection_lost before returning. Those callbacks may open more (a client
     // reconnecting from connection_lost): repeat until nothing is left.
+    // A loop closed (or destroyed) inside another loop's callback still runs itself for this:
+    // the other loop is set aside on this thread meanwhile, so closing never throws for it.
+    struct SetAside {
+        EventLoop* outer = running_loop;
+        SetAside() { running_loop = nullptr; }
+        ~SetAside() { running_loop = outer; }
+    } set_aside;
     for (int rounds = 0; rounds < 100; ++rounds) {
         while (!servers_.empty()) servers_.front()->close_for_loop();
         if (transports_.empty()) return;
