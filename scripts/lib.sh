@@ -46,9 +46,13 @@ ensure_packages() {
 setup_builddir() {
     local dir=$1
     shift
-    if [ -n "${CXX:-}" ] && [ -f "$dir/meson-info/intro-compilers.json" ] &&
-        ! python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["host"]["cpp"]["exelist"]
-sys.exit(0 if sys.argv[2].split()[-1] in " ".join(c) else 1)' "$dir/meson-info/intro-compilers.json" "$CXX"; then
+    if [ -n "${CXX:-}" ] && [ -f "$dir/meson-info/intro-targets.json" ] &&
+        ! python3 -c 'import json, os, sys
+used = {os.path.basename(s["compiler"][1 if s["compiler"][0].endswith("ccache") else 0])
+        for t in json.load(open(sys.argv[1])) for s in t.get("target_sources", [])
+        if s.get("language") == "cpp" and s.get("compiler")}
+sys.exit(0 if not used or used == {os.path.basename(sys.argv[2].split()[-1])} else 1)' \
+            "$dir/meson-info/intro-targets.json" "$CXX"; then
         echo "($dir was configured with another compiler than $CXX: starting over)"
         rm -rf "$dir"
     fi
