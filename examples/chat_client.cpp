@@ -55,6 +55,8 @@ public:
     /// True once a whole line was sent. Before that no nickname was given, and the server would
     /// take /quit for one.
     bool any_line() const { return any_; }
+    /// Set when the input ended (EOF): the user is leaving, so the server may close.
+    bool input_ended = false;
 
 private:
     std::string line_;  // the line being sent (its first bytes)
@@ -71,7 +73,8 @@ static bulb::Task<> send(bulb::StreamWriter& writer, SentInput& sent, std::strin
 /// The input ended: TCP half-closes (write_eof), so the server sees the client leave while its
 /// remaining lines (e.g. "*** bye") still arrive. TLS cannot: the client quits by itself, then
 /// waits a bounded time for the server to close before closing.
-static bulb::Task<> end_input(bulb::StreamWriter writer, const SentInput& sent) {
+static bulb::Task<> end_input(bulb::StreamWriter writer, SentInput& sent) {
+    sent.input_ended = true;  // from here on, the server closing is the expected end
     if (writer.can_write_eof()) {
         writer.write_eof();
         co_return;
@@ -119,7 +122,8 @@ static bulb::Task<> pump_file(bulb::StreamWriter writer, SentInput& sent) {
     co_await end_input(writer, sent);
 }
 
-static bulb::Task<> chat(std::string host, std::uint16_t port, std::optional<bulb::TlsContext> tls, std::string tls_name) {
+/// Returns false when the server closed the connection while the user was still talking.
+static bulb::Task<bool> chat(std::string host, std::uint16_t port, std::optional<bulb::TlsContext> tls, std::string tls_name) {
     bulb::StreamOptions options;  // named before the co_await (see streams.hpp)
     options.connect.tls = std::move(tls);
     options.connect.server_hostname = std::move(tls_name);
@@ -128,9 +132,13 @@ static bulb::Task<> chat(std::string host, std::uint16_t port, std::optional<bul
     bool is_file = lseek(0, 0, SEEK_CUR) >= 0;
     SentInput sent;  // outlives the input task: awaited below
     auto input = bulb::create_task(is_file ? pump_file(writer, sent) : pump_stdin(writer, sent));
+    bool server_left_first = false;
     for (;;) {
         std::string line = co_await reader.readline();
-        if (line.empty()) break;  // the server closed the connection
+        if (line.empty()) {  // the server closed the connection: expected only after our /quit or EOF
+            server_left_first = !input.done() && !sent.input_ended && !sent.ended_with_quit();
+            break;
+        }
         std::fputs(line.c_str(), stdout);
         std::fflush(stdout);
     }
@@ -145,6 +153,7 @@ static bulb::Task<> chat(std::string host, std::uint16_t port, std::optional<bul
         co_await writer.wait_closed();
     } catch (const bulb::Error&) {
     }
+    co_return !server_left_first;
 }
 
 int main(int argc, char** argv) {
@@ -160,6 +169,7 @@ int main(int argc, char** argv) {
                    port > 0 && port < 65536) {
         } else if (arg != "--tls-cert" && arg != "--tls-key" && tls.take(argc, argv, i)) {
         } else {
+            std::fprintf(stderr, "chat_client: %s: unknown option, or a missing or bad value\n", argv[i]);
             std::fprintf(stderr, "usage: chat_client [--host HOST] [--port PORT] %s\n", TlsFlags::client_usage);
             return 2;
         }
@@ -169,7 +179,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        bulb::run(chat(host, static_cast<std::uint16_t>(port), tls.client_context(), tls.name));
+        if (!bulb::run(chat(host, static_cast<std::uint16_t>(port), tls.client_context(), tls.name))) {
+            std::fprintf(stderr, "chat_client: the server closed the connection\n");
+            return 1;
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "chat_client: %s\n", e.what());
         return 1;

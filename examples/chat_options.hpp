@@ -29,7 +29,9 @@ struct ChatOptions {
     /// and exits 1.
     static ChatOptions parse(int argc, char** argv, const char* program) {
         ChatOptions o;
+        const char* bad = nullptr;  // the option that was wrong, named in the message
         auto usage = [&] {
+            if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", program, bad);
             std::fprintf(stderr,
                          "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n"
                          "       %*s %s\n",
@@ -45,6 +47,7 @@ struct ChatOptions {
         TlsFlags flags;
         for (int i = 1; i < argc; ++i) {
             std::string_view arg = argv[i];
+            bad = argv[i];
             if (i + 1 >= argc) usage();
             const char* value = argv[++i];
             if (arg == "--host") o.host = value;
@@ -56,6 +59,7 @@ struct ChatOptions {
             else if (arg == "--tls-key") flags.key = value;
             else usage();
         }
+        bad = nullptr;
         if (o.max_line == 0 || o.max_backlog == 0 || !flags.server_valid()) usage();
         for (const std::string& file : {flags.cert, flags.key}) {  // OpenSSL says only "system lib"
             if (file.empty()) continue;

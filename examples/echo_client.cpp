@@ -113,7 +113,8 @@ public:
     }
 };
 
-[[noreturn]] static void usage() {
+[[noreturn]] static void usage(const char* bad = nullptr) {
+    if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", "echo_client", bad);
     std::fprintf(stderr, "usage: echo_client [--host HOST] [--port PORT] [--unix PATH] [--message TEXT]... %s\n",
                  TlsFlags::client_usage);
     std::exit(2);
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (tls.take(argc, argv, i)) continue;
-        if (i + 1 >= argc) usage();
+        if (i + 1 >= argc) usage(argv[i]);
         if (arg == "--host") {
             host = argv[++i];
         } else if (arg == "--unix") {
@@ -176,10 +177,10 @@ int main(int argc, char** argv) {
         } else if (arg == "--port") {
             char* end;
             long p = std::strtol(argv[++i], &end, 10);
-            if (*argv[i] == '\0' || *end != '\0' || p <= 0 || p > 65535) usage();
+            if (*argv[i] == '\0' || *end != '\0' || p <= 0 || p > 65535) usage(argv[i - 1]);
             port = static_cast<std::uint16_t>(p);
         } else {
-            usage();
+            usage(argv[i]);
         }
     }
     if (!tls.cert.empty() || !tls.key.empty() || (!tls.name.empty() && !tls.client_tls)) usage();

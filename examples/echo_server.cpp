@@ -67,7 +67,8 @@ static void raise_fd_limit() {
     }
 }
 
-[[noreturn]] static void usage() {
+[[noreturn]] static void usage(const char* bad = nullptr) {
+    if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", "echo_server", bad);
     std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] %s\n",
                  TlsFlags::server_usage);
     std::exit(2);
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
             continue;
         }
         if (s.tls.take(argc, argv, i)) continue;
-        if (i + 1 >= argc) usage();
+        if (i + 1 >= argc) usage(argv[i]);
         if (arg == "--host") {
             s.host = argv[++i];
         } else if (arg == "--unix") {
@@ -128,10 +129,10 @@ int main(int argc, char** argv) {
         } else if (arg == "--port") {
             char* end;
             long p = std::strtol(argv[++i], &end, 10);
-            if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage();
+            if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage(argv[i - 1]);
             s.port = static_cast<std::uint16_t>(p);
         } else {
-            usage();
+            usage(argv[i]);
         }
     }
     if (!s.tls.server_valid() || s.tls.client_tls || !s.tls.name.empty()) usage();

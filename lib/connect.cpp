@@ -75,8 +75,18 @@ public:
         if (options_.timeout <= Duration::zero()) return;
         timeout_ = loop_.owner().call_later(options_.timeout, [self = RefPtr<Connector>(this)] {
             self->finish_attempts();
-            if (self->pending()) self->result_->set_exception(std::make_exception_ptr(TimeoutError("connect timed out")));
+            if (self->pending()) self->result_->set_exception(std::make_exception_ptr(TimeoutError(self->timeout_message())));
         });
+    }
+
+    /// "connect to 127.0.0.1:80, [::1]:80 timed out after 250 ms": the addresses tried, or that
+    /// resolution had not finished.
+    std::string timeout_message() const {
+        std::string where;
+        for (const SocketAddress& a : addrs_) where += (where.empty() ? "" : ", ") + a.to_string();
+        if (where.empty()) where = "(the host name was still being resolved)";
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.timeout).count();
+        return "connect to " + where + " timed out after " + std::to_string(ms) + " ms";
     }
 
     /// Stops every attempt (cancellation, timeout, or success).
@@ -110,9 +120,9 @@ private:
             try {
                 fd = open_stream_socket(addr.family());
                 if (options_.local_addr && ::bind(fd, options_.local_addr->data(), options_.local_addr->size()) != 0)
-                    throw std::system_error(last_error(), "bind to local address " + options_.local_addr->to_string());
+                    throw Error(last_error(), "bind to local address " + options_.local_addr->to_string());
                 if (::connect(fd, addr.data(), addr.size()) == 0) return won(fd);
-                if (errno != EINPROGRESS) throw std::system_error(last_error(), "connect to " + addr.to_string());
+                if (errno != EINPROGRESS) throw Error(last_error(), "connect to " + addr.to_string());
                 attempts_.push_back({fd, addr, IoWatcher(loop_, fd, EV_WRITE, [this, fd] { on_writable(fd); })});
                 attempts_.back().watch.start();
             } catch (const std::system_error& e) {
@@ -238,6 +248,7 @@ Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::st
 
 Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
                                                 const ConnectOptions& options) {
+    impl_->check_thread("create_connection");
     // Checked first: a closed loop cannot schedule, and a half-built connect would leak.
     if (is_closed()) throw InvalidStateError("create_connection: Event loop is closed");
     if (host.empty()) throw std::invalid_argument("create_connection: empty host");
@@ -254,7 +265,11 @@ Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, st
 
 Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, std::string path,
                                                      const ConnectOptions& options) {
+    impl_->check_thread("create_unix_connection");
     if (is_closed()) throw InvalidStateError("create_unix_connection: Event loop is closed");
+    if (options.tls && !options.tls->is_server() && options.server_hostname.empty() && options.tls->requires_hostname())
+        throw std::invalid_argument("create_unix_connection: You must set server_hostname when using TLS without a host "
+                                    "(or make the client TlsContext with verify_hostname = false)");
     Future<std::vector<SocketAddress>> addrs(*this);
     addrs.set_result({SocketAddress::from_unix_path(path)});
     ConnectOptions unix_options = options;
@@ -263,6 +278,7 @@ Future<Connection> EventLoop::create_unix_connection(ProtocolFactory factory, st
 }
 
 Future<Connection> EventLoop::connect_accepted_socket(ProtocolFactory factory, int fd) {
+    impl_->check_thread("connect_accepted_socket");
     if (is_closed()) throw InvalidStateError("connect_accepted_socket: Event loop is closed");
     detail::set_nonblocking(fd);
     auto protocol = factory();

@@ -315,6 +315,7 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<s
 
 Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
                                         const ServerOptions& options) {
+    impl_->check_thread("create_server");
     // Checked first: a server made on a closed loop would watch its socket on a freed event base.
     if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
     if (options.sock >= 0) {
@@ -324,8 +325,13 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<s
     return detail::serve_hosts(*impl_, {std::move(host)}, port, std::move(factory), options);
 }
 
+Future<Server> EventLoop::create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port) {
+    return create_server(std::move(factory), std::move(hosts), port, ServerOptions{});
+}
+
 Future<Server> EventLoop::create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
                                         const ServerOptions& options) {
+    impl_->check_thread("create_server");
     if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
     if (hosts.empty()) throw std::invalid_argument("create_server: empty host list");
     return detail::serve_hosts(*impl_, {hosts.begin(), hosts.end()}, port, std::move(factory), options);
@@ -336,6 +342,7 @@ Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::strin
 }
 
 Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options) {
+    impl_->check_thread("create_unix_server");
     if (is_closed()) throw InvalidStateError("create_unix_server: Event loop is closed");
     if (options.sock >= 0) {
         detail::set_nonblocking(options.sock);

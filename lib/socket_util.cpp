@@ -3,6 +3,8 @@
 /// Socket helpers.
 #include "socket_util.hpp"
 
+#include <bulb/error.hpp>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,13 +15,13 @@ namespace bulb::detail {
 
 int open_stream_socket(int family) {
     int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::system_error(last_error(), "socket()");
+    if (fd < 0) throw Error(last_error(), "socket()");
     return fd;
 }
 
 void set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw std::system_error(last_error(), "fcntl(O_NONBLOCK)");
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw Error(last_error(), "fcntl(O_NONBLOCK)");
 }
 
 void set_nodelay(int fd) noexcept {

@@ -2,8 +2,9 @@
 # The test command: bash scripts/test.sh
 #
 # On a fresh Debian 12 machine (as root) it installs what is missing, then builds and runs the
-# whole meson test suite twice -- a normal build (build/) and an ASan+UBSan build (build-asan/)
-# -- and the 'tsan' suite in a ThreadSanitizer build (build-tsan/). The last line of its output
+# whole meson test suite twice -- a normal build with g++ (build/) and an ASan+UBSan build with
+# clang++-16 (build-asan/), so both compilers stay supported -- and the 'tsan' suite in a
+# ThreadSanitizer build with g++ (build-tsan/). The last line of its output
 # is always the total over all builds, alone on its line:
 #     N passed, N failed
 # counting doctest test cases of each test executable, and every other meson test (install,
@@ -87,8 +88,8 @@ PY
 # `test_args` in the environment `test_env`, and add its counts to the totals.
 run_build() {
     local name=$1 dir=$2 rc=0
-    log "[$name] meson setup $dir ${setup[*]}"
-    if ! setup_builddir "$dir" "${setup[@]}"; then
+    log "[$name] meson setup $dir ${setup[*]}${setup_env[*]:+ (${setup_env[*]})}"
+    if ! (for kv in "${setup_env[@]}"; do export "${kv?}"; done; setup_builddir "$dir" "${setup[@]}"); then
         total_failed=$((total_failed + 1)); report+=("$name: meson setup failed"); return 0
     fi
     rm -f "$dir/meson-logs/testlog.json"
@@ -160,13 +161,16 @@ log "dependencies"
 ensure_packages "${BULB_PACKAGES[@]}"
 
 for b in $builds; do
-    setup=(-Dtests=true) test_args=() test_env=()
+    setup=(-Dtests=true) setup_env=() test_args=() test_env=()
     case $b in
     normal)
         setup+=(-Db_sanitize=none)
         run_build normal build
         ;;
     asan)
+        # clang: the compiler recommended for coroutine code (README, "Compilers"); its
+        # libstdc++ is the system's, its sanitizer runtimes come from libclang-rt-16-dev.
+        setup_env=("CXX=$(command -v ccache >/dev/null && echo 'ccache ')$BULB_CLANGXX")
         setup+=("-Db_sanitize=address,undefined" -Db_lundef=false)
         test_args=(--timeout-multiplier 3)
         test_env=(ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:print_stacktrace=1

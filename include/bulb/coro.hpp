@@ -3,6 +3,8 @@
 /// Umbrella header for the coroutine layer (includes the callback core too).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13 (see README: compilers)
+
 #include <bulb/bulb.hpp>
 #include <bulb/coro/as_completed.hpp>
 #include <bulb/coro/async_generator.hpp>

@@ -2,8 +2,17 @@
 /// @file
 /// Error codes and exception types.
 ///
-/// The callback layer reports I/O failures as std::error_code (OS errors keep
-/// std::system_category()); futures and coroutines throw. Misuse throws at once.
+/// The one rule, for every public entry point:
+/// - Misuse (a wrong argument, or a call the object's state does not allow) throws at once:
+///   std::invalid_argument for an argument, bulb::InvalidStateError for a state (closed loop,
+///   wrong thread, bulb::run() inside a running loop).
+/// - Everything else -- OS, resolution, TLS, timeout, a lost connection -- is a bulb::Error (a
+///   std::system_error) whose code() says what failed: OS errors keep std::system_category(),
+///   TLS errors tls_category(), the library's own conditions bulb::error_category(). So
+///   `catch (const bulb::Error&)` sees every failure that is not a bug in the caller.
+/// - CancelledError alone is not a std::exception (see below).
+/// The callback layer reports I/O failures as std::error_code (in connection_lost and
+/// error_received); futures and coroutines throw them as bulb::Error.
 #pragma once
 
 #include <bulb/config.hpp>

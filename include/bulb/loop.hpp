@@ -87,6 +87,10 @@ public:
     static EventLoop* current() noexcept;
 
     // --- running ---------------------------------------------------------------------------
+    // Loop thread only: in debug mode (set_debug(true)), and always in debug and sanitizer
+    // builds, every member but call_soon_threadsafe() and the const queries throws
+    // InvalidStateError naming the call when it comes from another thread while the loop runs.
+
     /// Runs until stop() is called. Throws InvalidStateError if closed or already running.
     void run_forever();
     /// Runs until `future` is done and returns its result (or throws its exception).
@@ -121,7 +125,7 @@ public:
     /// result or exception. Cancelling the future does not stop `fn` but drops its result.
     /// Defined in <bulb/future.hpp>.
     template <class F>
-    auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
+    BULB_RESULT auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
     /// Queues a job for the pool (starting it on first use); the job runs on a worker thread.
     void submit_to_executor(UniqueFunction<void()> job);
 
@@ -145,29 +149,30 @@ public:
     /// family) and `port` (0: any free port; see Server::sockets()). Each accepted connection
     /// gets a protocol from `factory`. The future fails with bulb::Error (the OS error) when
     /// resolution, bind or listen fails. Name resolution runs on the executor, never on the loop.
-    Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
+    BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
                                  const ServerOptions& options);
-    Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port);
+    BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port);
     /// Listens on several hosts at once (one or more sockets per host).
-    Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
+    BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
                                  const ServerOptions& options);
+    BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port);
     /// Listens on a Unix socket `path` (a leading '\0' makes a Linux abstract name). A stale
     /// socket file left by a dead server is replaced; any other file there is an error.
-    Future<Server> create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options);
-    Future<Server> create_unix_server(ProtocolFactory factory, std::string path);
+    BULB_RESULT Future<Server> create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options);
+    BULB_RESULT Future<Server> create_unix_server(ProtocolFactory factory, std::string path);
     /// Connects to `host`:`port`, trying every resolved address (Happy Eyeballs between
     /// families). Resolves after the protocol's connection_made() returned; fails with
     /// bulb::Error (the OS error, e.g. connection refused) or TimeoutError. Cancelling the future
     /// abandons the attempt.
-    Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
+    BULB_RESULT Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
                                          const ConnectOptions& options);
-    Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port);
+    BULB_RESULT Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port);
     /// Connects to the Unix socket `path`.
-    Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path,
+    BULB_RESULT Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path,
                                               const ConnectOptions& options);
-    Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
+    BULB_RESULT Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
     /// Wraps a connected stream socket from elsewhere (the transport owns and closes `fd`).
-    Future<Connection> connect_accepted_socket(ProtocolFactory factory, int fd);
+    BULB_RESULT Future<Connection> connect_accepted_socket(ProtocolFactory factory, int fd);
     /// Upgrades a live stream connection to TLS (STARTTLS). Bytes already written are sent first;
     /// `already_read` (bytes the old protocol read past the upgrade point) go to the TLS engine.
     /// The transport's protocol stays the application protocol (no second connection_made);
@@ -175,8 +180,12 @@ public:
     /// the handshake error (the connection is then aborted). As in asyncio, the protocol may get
     /// data_received (TLS data that came with the handshake's last flight) before the future's
     /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls/tls_protocol.cpp.
-    Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
-                                        std::string server_hostname = {}, std::string already_read = {});
+    /// No defaulted arguments (a defaulted std::string is a temporary inside the caller's co_await).
+    BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
+                                        std::string server_hostname, std::string already_read);
+    BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
+                                        std::string server_hostname);
+    BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side);
 
     // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
     /// Wraps the read end of a pipe, FIFO, socket or character device; the transport owns `fd`.

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Options for create_connection and create_server (plain aggregates; designated initializers).
+///
+/// Every member has a default member initializer, so `{.timeout = 5s}` leaves the rest at their
+/// defaults without -Wmissing-field-initializers warnings under -Wextra.
 #pragma once
 
 #include <bulb/address.hpp>
@@ -18,16 +21,16 @@ struct ConnectOptions {
     /// AF_INET or AF_INET6 to restrict resolution; AF_UNSPEC (0) for both.
     int family = 0;
     /// Bind the socket to this local address first (host, port 0 for any port).
-    std::optional<SocketAddress> local_addr;
+    std::optional<SocketAddress> local_addr{};
     /// Happy Eyeballs (RFC 8305): start the next address after this delay while earlier attempts
     /// go on. Zero or negative: try addresses strictly one after another.
     Duration happy_eyeballs_delay = std::chrono::milliseconds(250);
     /// Gives up with TimeoutError after this long (resolution and connecting); zero: no limit.
     Duration timeout = Duration::zero();
     /// Speak TLS with this (client) context; the future resolves after the handshake.
-    std::optional<TlsContext> tls;
+    std::optional<TlsContext> tls{};
     /// The name sent as SNI and checked against the certificate; defaults to the host.
-    std::string server_hostname;
+    std::string server_hostname{};
     /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
     Duration tls_handshake_timeout = std::chrono::seconds(60);
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
@@ -49,7 +52,7 @@ struct ServerOptions {
     /// Unix servers: remove the socket file when the server closes (asyncio's cleanup_socket).
     bool cleanup_socket = true;
     /// Speak TLS with this (server) context on every accepted connection.
-    std::optional<TlsContext> tls;
+    std::optional<TlsContext> tls{};
     /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
     Duration tls_handshake_timeout = std::chrono::seconds(60);
     Duration tls_shutdown_timeout = std::chrono::seconds(30);

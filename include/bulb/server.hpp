@@ -35,7 +35,7 @@ public:
     /// abort()s every live connection.
     void abort_clients();
     /// Resolves once the server is closed and every connection it accepted is gone.
-    Future<void> wait_closed();
+    BULB_RESULT Future<void> wait_closed();
     /// True while accepting.
     bool is_serving() const noexcept;
     /// Starts accepting (after ServerOptions::start_serving = false). Idempotent.

@@ -21,34 +21,39 @@ BULB_API const std::error_category& tls_category() noexcept;
 /// Client-side settings.
 struct TlsClientOptions {
     /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
-    std::string ca_file;
-    std::string ca_dir;
+    std::string ca_file{};
+    std::string ca_dir{};
     /// A client certificate chain and its key, for servers that ask for one.
-    std::string cert_file;
-    std::string key_file;
+    std::string cert_file{};
+    std::string key_file{};
     /// ALPN protocols to offer, most preferred first (e.g. {"h2", "http/1.1"}).
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     /// Turns off certificate and host-name verification. Only for tests against self-signed
     /// peers: anyone on the path can then read and change the traffic.
     bool dangerously_disable_verification = false;
+    /// Check the certificate against the server_hostname each connection gives (on by default).
+    /// A verifying context with this on refuses a connection or start_tls without a host name
+    /// (asyncio: "You must set server_hostname when using ssl without a host"); turning it off is
+    /// the explicit opt-out: any certificate from a trusted CA is then accepted for any name.
+    bool verify_hostname = true;
 };
 
 /// A certificate chain and its private key (PEM files).
 struct TlsCertificate {
-    std::string cert_chain_file;
-    std::string key_file;
+    std::string cert_chain_file{};
+    std::string key_file{};
 };
 
 /// Server-side settings.
 struct TlsServerOptions {
     /// Ask clients for a certificate and verify it against these CAs (PEM file).
-    std::string client_ca_file;
+    std::string client_ca_file{};
     /// With client_ca_file: refuse clients without a certificate (otherwise it is optional).
     bool require_client_certificate = true;
     /// ALPN protocols the server accepts, most preferred first.
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     /// SNI: a certificate per server name; names not listed get the default certificate.
-    std::map<std::string, TlsCertificate> sni;
+    std::map<std::string, TlsCertificate> sni{};
     /// Stateless session resumption (TLS 1.3 tickets / TLS 1.2 session tickets).
     bool session_tickets = true;
 };
@@ -68,6 +73,9 @@ public:
 
     /// True for server contexts.
     bool is_server() const noexcept;
+    /// True for a client context that verifies certificates and their host names: each connection
+    /// must then name the host it expects (server_hostname).
+    bool requires_hostname() const noexcept;
     /// Internal: the implementation (lib/tls/tls_openssl.cpp).
     struct Impl;
     const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }

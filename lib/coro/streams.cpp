@@ -8,6 +8,8 @@
 #include <bulb/coro/sleep.hpp>
 #include <bulb/loop.hpp>
 
+#include <stdexcept>
+
 namespace bulb {
 
 using detail::StreamCore;
@@ -154,6 +156,8 @@ Task<void> StreamWriter::start_tls(TlsContext tls, std::string server_hostname) 
     core->attach(*upgraded);
 }
 
+Task<void> StreamWriter::start_tls(TlsContext tls) { return start_tls(std::move(tls), std::string()); }
+
 std::optional<std::string> StreamWriter::get_extra_info(std::string_view name) const {
     return core_->transport().get_extra_info(name);
 }
@@ -206,6 +210,7 @@ namespace {
 
 struct Endpoint {
     std::optional<std::string> host;  // or the Unix path
+    std::vector<std::string> hosts;   // several hosts (servers), used when not empty
     std::uint16_t port;
     StreamOptions options;
     bool unix_socket;
@@ -225,8 +230,9 @@ Task<StreamPair> connect_task(std::unique_ptr<Endpoint> e) {
 Task<Server> serve_task(std::unique_ptr<Endpoint> e, std::shared_ptr<ClientConnected> cb) {
     EventLoop& loop = get_running_loop();
     ServerFactory factory{&loop, e->options.limit, std::move(cb)};
-    Future<Server> serving = e->unix_socket ? loop.create_unix_server(factory, *e->host, e->options.server)
-                                            : loop.create_server(factory, e->host, e->port, e->options.server);
+    Future<Server> serving = e->unix_socket      ? loop.create_unix_server(factory, *e->host, e->options.server)
+                             : e->hosts.empty() ? loop.create_server(factory, e->host, e->port, e->options.server)
+                                                : loop.create_server(factory, e->hosts, e->port, e->options.server);
     Server server = co_await serving;
     co_return server;
 }
@@ -248,21 +254,45 @@ Task<Server> start_unix_server(ClientConnected client_connected, std::string pat
 }
 
 Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options) {
-    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(host), port, std::move(options), false}));
+    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(host), {}, port, std::move(options), false}));
 }
 
 Task<StreamPair> open_unix_connection(std::string path, StreamOptions options) {
-    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(path), 0, std::move(options), true}));
+    return connect_task(std::make_unique<Endpoint>(Endpoint{std::move(path), {}, 0, std::move(options), true}));
 }
 
 Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host, std::uint16_t port,
                           StreamOptions options) {
-    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(host), port, std::move(options), false}),
+    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(host), {}, port, std::move(options), false}),
                       std::make_shared<ClientConnected>(std::move(client_connected)));
 }
 
 Task<Server> start_unix_server(ClientConnected client_connected, std::string path, StreamOptions options) {
-    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(path), 0, std::move(options), true}),
+    return serve_task(std::make_unique<Endpoint>(Endpoint{std::move(path), {}, 0, std::move(options), true}),
+                      std::make_shared<ClientConnected>(std::move(client_connected)));
+}
+
+Task<StreamPair> open_connection(std::string host, std::uint16_t port, TlsContext tls) {
+    StreamOptions options;
+    options.connect.tls = std::move(tls);
+    return open_connection(std::move(host), port, std::move(options));
+}
+
+Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host, std::uint16_t port,
+                          TlsContext tls) {
+    StreamOptions options;
+    options.server.tls = std::move(tls);
+    return start_server(std::move(client_connected), std::move(host), port, std::move(options));
+}
+
+Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts, std::uint16_t port) {
+    return start_server(std::move(client_connected), std::move(hosts), port, StreamOptions{});
+}
+
+Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts, std::uint16_t port,
+                          StreamOptions options) {
+    if (hosts.empty()) throw std::invalid_argument("start_server: the list of hosts is empty");
+    return serve_task(std::make_unique<Endpoint>(Endpoint{std::nullopt, std::move(hosts), port, std::move(options), false}),
                       std::make_shared<ClientConnected>(std::move(client_connected)));
 }
 

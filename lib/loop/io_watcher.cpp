@@ -20,7 +20,7 @@ IoWatcher::IoWatcher(LoopImpl& loop, int fd, short what, UniqueFunction<void()> 
     ev_ = event_new(loop.base(), fd, what | EV_PERSIST, &LoopImpl::dispatch_watch, node_);
     if (!ev_) {
         reset();
-        throw std::system_error(ENOMEM, std::system_category(), "bulb: event_new failed");
+        throw Error(ENOMEM, std::system_category(), "bulb: event_new failed");
     }
 }
 
@@ -39,7 +39,7 @@ IoWatcher& IoWatcher::operator=(IoWatcher&& o) noexcept {
 
 void IoWatcher::start() {
     if (active_ || !ev_) return;
-    if (event_add(ev_, nullptr) != 0) throw std::system_error(errno, std::system_category(), "bulb: event_add failed");
+    if (event_add(ev_, nullptr) != 0) throw Error(errno, std::system_category(), "bulb: event_add failed");
     active_ = true;
 }
 

@@ -67,18 +67,23 @@ EventLoop& get_running_loop() {
 void EventLoop::run_forever() { impl_->run_forever(); }
 void EventLoop::stop() noexcept { impl_->stop(); }
 bool EventLoop::is_running() const noexcept { return impl_->is_running(); }
-void EventLoop::close() { impl_->close(); }
+void EventLoop::close() {
+    impl_->check_thread("close");
+    impl_->close();
+}
 bool EventLoop::is_closed() const noexcept { return impl_->is_closed(); }
 
 TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanoseconds(impl_->now_ns())); }
 
 Handle EventLoop::call_soon(UniqueFunction<void()> fn) {
+    impl_->check_thread("call_soon");
     detail::ScheduledCallback* node = impl_->call_soon(std::move(fn));
     detail::retain(node);  // the handle's reference
     return Handle(node, Handle::adopt_t{});
 }
 
 TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
+    impl_->check_thread("call_later");
     // Saturating: call_later(Duration::max()) means "never", not a deadline wrapped into the past.
     std::int64_t when;
     if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
@@ -89,6 +94,7 @@ TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
 }
 
 TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
+    impl_->check_thread("call_at");
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
     detail::ScheduledCallback* node = impl_->call_at(ns, std::move(fn));
     detail::retain(node);  // the handle's reference
@@ -98,16 +104,33 @@ TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
 void EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) { impl_->call_soon_threadsafe(std::move(fn)); }
 void EventLoop::submit_to_executor(UniqueFunction<void()> job) { impl_->submit_to_executor(std::move(job)); }
 
-void EventLoop::add_reader(int fd, UniqueFunction<void()> fn) { impl_->add_reader(fd, std::move(fn)); }
-bool EventLoop::remove_reader(int fd) { return impl_->remove_reader(fd); }
-void EventLoop::add_writer(int fd, UniqueFunction<void()> fn) { impl_->add_writer(fd, std::move(fn)); }
-bool EventLoop::remove_writer(int fd) { return impl_->remove_writer(fd); }
+void EventLoop::add_reader(int fd, UniqueFunction<void()> fn) {
+    impl_->check_thread("add_reader");
+    impl_->add_reader(fd, std::move(fn));
+}
+bool EventLoop::remove_reader(int fd) {
+    impl_->check_thread("remove_reader");
+    return impl_->remove_reader(fd);
+}
+void EventLoop::add_writer(int fd, UniqueFunction<void()> fn) {
+    impl_->check_thread("add_writer");
+    impl_->add_writer(fd, std::move(fn));
+}
+bool EventLoop::remove_writer(int fd) {
+    impl_->check_thread("remove_writer");
+    return impl_->remove_writer(fd);
+}
 void EventLoop::add_signal_handler(int signum, UniqueFunction<void()> fn) {
+    impl_->check_thread("add_signal_handler");
     impl_->add_signal_handler(signum, std::move(fn));
 }
-bool EventLoop::remove_signal_handler(int signum) { return impl_->remove_signal_handler(signum); }
+bool EventLoop::remove_signal_handler(int signum) {
+    impl_->check_thread("remove_signal_handler");
+    return impl_->remove_signal_handler(signum);
+}
 
 void EventLoop::set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler) {
+    impl_->check_thread("set_exception_handler");
     impl_->set_exception_handler(std::move(handler));
 }
 void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {

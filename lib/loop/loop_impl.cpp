@@ -58,14 +58,14 @@ LoopImpl::LoopImpl(EventLoop& owner, const LoopOptions& options)
     // fire early, at most ~1 ms late, and due ones are run in batches.
     base_ = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    if (!base_) throw std::runtime_error("bulb: event_base_new failed");
+    if (!base_) throw Error(std::make_error_code(std::errc::not_enough_memory), "bulb: event_base_new failed");
     if (virtual_clock_) virtual_now_ = monotonic_ns();
 
     timer_ev_ = evtimer_new(base_, [](int, short, void*) {}, nullptr);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0 || !timer_ev_) {
         drop_everything();
-        throw std::system_error(errno, std::system_category(), "bulb: loop wake-up setup failed");
+        throw Error(errno, std::system_category(), "bulb: loop wake-up setup failed");
     }
     // The wake-up event stays registered: it keeps the base non-empty, so EVLOOP_ONCE blocks.
     wake_ev_ = event_new(
@@ -82,13 +82,34 @@ LoopImpl::LoopImpl(EventLoop& owner, const LoopOptions& options)
 LoopImpl::~LoopImpl() { close_for_destruction(); }
 
 void LoopImpl::close_for_destruction() {
+    // Runs in destructors: never throws. A close that fails (e.g. another loop runs on this
+    // thread, so this one cannot run its transports' last callbacks) is reported, then
+    // everything is dropped.
     if (!closed_) {
         running_ = false;
-        close();
+        try {
+            close();
+        } catch (...) {
+            call_exception_handler({"closing the event loop failed", std::current_exception()});
+            {
+                std::lock_guard lock(ts_mutex_);
+                ts_closed_ = true;
+            }
+            drop_everything();
+            closed_ = true;
+        }
     }
 }
 
 std::int64_t LoopImpl::now_ns() const noexcept { return virtual_clock_ ? virtual_now_ : monotonic_ns(); }
+
+void LoopImpl::check_thread_slow(const char* what) const {
+    const std::thread::id owner = thread_.load(std::memory_order_relaxed);
+    if (owner == std::thread::id() || owner == std::this_thread::get_id()) return;
+    throw InvalidStateError(std::string(what) +
+                            ": Non-thread-safe operation invoked on an event loop other than the current one "
+                            "(called from another thread while the loop runs; use call_soon_threadsafe)");
+}
 
 void LoopImpl::check_open(const char* what) const {
     if (closed_) throw InvalidStateError(std::string(what) + ": Event loop is closed");
@@ -144,9 +165,11 @@ void LoopImpl::run_forever() {
     if (running_loop) throw InvalidStateError("run_forever: another loop is running in this thread");
     running_ = true;
     running_loop = &owner_;
+    thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     struct Reset {
         LoopImpl* self;
         ~Reset() {
+            self->thread_.store(std::thread::id(), std::memory_order_relaxed);
             self->stopping_ = false;
             self->running_ = false;
             running_loop = nullptr;
@@ -239,7 +262,7 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
         if (ev) event_free(ev);
         node->loop = nullptr;
         release(node);
-        throw std::system_error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
+        throw Error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
     }
     // Replacing installs the new watch before dropping the old one (asyncio cancels the old
     // handle): a callback replacing itself keeps its captures until it returns, and a signal
@@ -296,6 +319,13 @@ void LoopImpl::close_resources() {
     // Servers and connects in progress first (no new connections), then abort what is still open
     // and deliver every connection_lost before returning. Those callbacks may open more (a client
     // reconnecting from connection_lost): repeat until nothing is left.
+    // A loop closed (or destroyed) inside another loop's callback still runs itself for this:
+    // the other loop is set aside on this thread meanwhile, so closing never throws for it.
+    struct SetAside {
+        EventLoop* outer = running_loop;
+        SetAside() { running_loop = nullptr; }
+        ~SetAside() { running_loop = outer; }
+    } set_aside;
     for (int rounds = 0; rounds < 100; ++rounds) {
         while (!servers_.empty()) servers_.front()->close_for_loop();
         if (transports_.empty()) return;

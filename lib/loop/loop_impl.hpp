@@ -10,10 +10,12 @@
 #include "loop/thread_pool.hpp"
 #include "loop/timer_queue.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -61,6 +63,18 @@ public:
     bool debug_ = false;
     std::int64_t slow_callback_ns_ = 100'000'000;
 
+    /// Loop-thread-only entry points call this: in debug mode (and always in builds with
+    /// BULB_THREAD_CHECKS: debug and sanitizer builds) a call from another thread while the loop
+    /// runs throws InvalidStateError naming `what` (asyncio's debug-mode _check_thread).
+    void check_thread(const char* what) const {
+#if BULB_THREAD_CHECKS
+        constexpr bool always = true;
+#else
+        constexpr bool always = false;
+#endif
+        if (always || debug_) check_thread_slow(what);
+    }
+
     /// Open transports, and servers (with connects in progress), ended by close(): servers and
     /// connects first, then transports.
     ResourceList transports_;
@@ -82,6 +96,7 @@ private:
     using WatchMap = std::unordered_map<int, Watch>;
 
     void check_open(const char* what) const;
+    void check_thread_slow(const char* what) const;
     void run_once();
     void poll(std::int64_t timeout_ns);
     void run_node(ScheduledCallback* node) noexcept;
@@ -104,6 +119,7 @@ private:
     bool virtual_clock_;
     std::int64_t virtual_now_ = 0;
     bool running_ = false;
+    std::atomic<std::thread::id> thread_{};  // the thread running the loop; default id when not running
     bool stopping_ = false;
     bool closed_ = false;
 

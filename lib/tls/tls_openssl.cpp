@@ -40,6 +40,7 @@ using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES
 struct TlsContext::Impl {
     SslCtxPtr ctx;
     bool server = false;
+    bool requires_hostname = false;  // a client that verifies the peer and its host name
     std::vector<unsigned char> alpn_wire;  // length-prefixed protocol list
     std::map<std::string, SslCtxPtr> sni;  // per-name contexts (servers)
 };
@@ -95,7 +96,9 @@ SslCtxPtr new_ctx(bool server) {
     if (!owned) throw_ssl("SSL_CTX_new");
     SSL_CTX* ctx = owned.get();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    // No downgrade by default: TLS 1.2+, no renegotiation, no compression (CRIME); OpenSSL's default
+    // security level keeps weak ciphers out.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     return owned;
 }
@@ -378,6 +381,7 @@ TlsContext TlsContext::client(const TlsClientOptions& options) {
         SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
         SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_PEER, nullptr);
+        impl->requires_hostname = options.verify_hostname;
         if (options.ca_file.empty() && options.ca_dir.empty()) {
             if (SSL_CTX_set_default_verify_paths(impl->ctx.get()) != 1) throw_ssl("cannot load the system trust store");
         } else if (require_readable(options.ca_file, "CA file"), require_readable(options.ca_dir, "CA directory"),
@@ -428,6 +432,7 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
 }
 
 bool TlsContext::is_server() const noexcept { return impl_ && impl_->server; }
+bool TlsContext::requires_hostname() const noexcept { return impl_ && impl_->requires_hostname; }
 
 namespace detail {
 

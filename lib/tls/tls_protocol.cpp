@@ -3,6 +3,9 @@
 /// wrap_tls and EventLoop::start_tls: a TlsTransport put on a raw stream transport.
 #include "tls/tls_protocol.hpp"
 
+#include "loop/loop_impl.hpp"
+#include "tls/tls_transport.hpp"
+
 #include <bulb/loop.hpp>
 
 #include <utility>
@@ -20,10 +23,23 @@ TlsWrapping wrap_tls(EventLoop& loop, TlsSettings settings, std::unique_ptr<Prot
 
 namespace bulb {
 
+Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side) {
+    return start_tls(std::move(transport), tls, server_side, std::string(), std::string());
+}
+
+Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
+                                               std::string server_hostname) {
+    return start_tls(std::move(transport), tls, server_side, std::move(server_hostname), std::string());
+}
+
 Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                                std::string server_hostname, std::string already_read) {
+    impl_->check_thread("start_tls");
     if (!transport || transport->is_closing()) throw InvalidStateError("start_tls: the transport is closing");
     if (tls.is_server() != server_side) throw std::invalid_argument("start_tls: context and server_side disagree");
+    if (server_hostname.empty() && tls.requires_hostname())
+        throw std::invalid_argument("start_tls: You must set server_hostname when using TLS without a host "
+                                    "(or make the client TlsContext with verify_hostname = false)");
     Future<RefPtr<Transport>> result(*this);
     Future<Connection> handshake(*this);
     handshake.add_done_callback([result](Future<Connection>& f) mutable {

@@ -16,7 +16,7 @@ set -euo pipefail
 
 meson=$1 builddir=$2 consumer_src=$3 version=$4 protocols_src=${5:-}
 major=${version%%.*}
-cxx=${CONSUMER_CXX:-c++}
+read -r -a cxx <<<"${CONSUMER_CXX:-c++}"  # may be "ccache c++": a command and its arguments
 read -r -a cxxflags <<<"${CONSUMER_CXXFLAGS:-}"
 
 fail() { echo "install test FAILED: $*" >&2; exit 1; }
@@ -46,6 +46,7 @@ echo "cflags: $cflags"
 echo "libs:   $libs"
 case " $cflags $libs " in *event*|*ssl*|*crypto*) fail "libevent/OpenSSL flags leak into bulb.pc" ;; esac
 case " $cflags " in *" -I$root/"*) ;; *) fail "cflags do not point into the installed tree" ;; esac
+case " $cflags " in *" -std="*) fail "bulb.pc forces a language standard ($cflags): a -std=c++23 consumer would be downgraded" ;; esac
 case " $libs " in *" -L$root/"*) ;; *) fail "libs do not point into the installed tree" ;; esac
 libdir=$(pkg-config --variable=libdir bulb)
 libdir=$root${libdir#"$root"}
@@ -70,9 +71,15 @@ fi
 mkdir "$tmp/consumer"
 cp "$consumer_src" "$tmp/consumer/consumer.cpp"
 cd "$tmp/consumer"
-echo "== $cxx -std=c++20 consumer.cpp ${cxxflags[*]} $cflags $libs"
+echo "== ${cxx[*]} -std=c++20 consumer.cpp ${cxxflags[*]} $cflags $libs"
 # shellcheck disable=SC2086  # pkg-config output is meant to be word-split
-"$cxx" -std=c++20 consumer.cpp "${cxxflags[@]}" $cflags $libs -o consumer || fail "the consumer does not build"
+"${cxx[@]}" -std=c++20 consumer.cpp "${cxxflags[@]}" $cflags $libs -o consumer || fail "the consumer does not build"
+# Before C++20 the headers stop at once with a message that says what to do.
+# shellcheck disable=SC2086
+if "${cxx[@]}" -std=c++17 -fsyntax-only consumer.cpp $cflags >"$tmp/cxx17.log" 2>&1; then
+    fail "the headers compile as C++17"
+fi
+grep -q "bulb needs C++20 or later" "$tmp/cxx17.log" || { cat "$tmp/cxx17.log" >&2; fail "C++17: no clear #error"; }
 needed=$(readelf -d consumer | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 echo "NEEDED: $needed"
 case " $needed " in *" libbulb.so.$major "*) ;; *) fail "the consumer does not need libbulb.so.$major" ;; esac
@@ -96,10 +103,10 @@ if [ -n "$protocols_src" ]; then
     echo "SONAME: $soname"
     [ "$soname" = "libbulb-protocols.so.$major" ] || fail "SONAME is '$soname', expected libbulb-protocols.so.$major"
     flags=$(pkg-config --cflags --libs bulb-protocols) || fail "pkg-config cannot read bulb-protocols.pc"
-    echo "== $cxx -std=c++20 protocols_consumer.cpp ${cxxflags[*]} $flags"
+    echo "== ${cxx[*]} -std=c++20 protocols_consumer.cpp ${cxxflags[*]} $flags"
     cp "$protocols_src" protocols_consumer.cpp
     # shellcheck disable=SC2086
-    "$cxx" -std=c++20 protocols_consumer.cpp "${cxxflags[@]}" $flags -o protocols_consumer \
+    "${cxx[@]}" -std=c++20 protocols_consumer.cpp "${cxxflags[@]}" $flags -o protocols_consumer \
         || fail "the protocols consumer does not build"
     out=$(./protocols_consumer) || fail "the protocols consumer exited with status $? (output: $out)"
     echo "output: $out"

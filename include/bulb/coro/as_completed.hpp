@@ -4,6 +4,8 @@
 /// futures themselves are yielded).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/async_generator.hpp>
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/runner.hpp>

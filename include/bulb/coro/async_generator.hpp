@@ -17,6 +17,8 @@
 /// before the first next().
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/error.hpp>
 
 #include <coroutine>
@@ -77,7 +79,7 @@ public:
     };
 
     /// What next() returns: awaiting it gives the next value, or std::nullopt at the end.
-    class NextAwaiter {
+    class BULB_AWAITABLE NextAwaiter {
     public:
         explicit NextAwaiter(handle_type h) noexcept : h_(h) {}
         bool await_ready() const noexcept { return !h_ || h_.done(); }

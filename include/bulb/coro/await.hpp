@@ -4,6 +4,8 @@
 /// callback layer pays nothing for coroutines).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
 

@@ -4,6 +4,8 @@
 /// any awaitable (wait_for, Timeout::run).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <coroutine>
 #include <type_traits>
 #include <utility>

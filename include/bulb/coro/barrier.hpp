@@ -3,6 +3,8 @@
 /// Barrier: a fixed number of tasks wait for each other (asyncio.Barrier), and BrokenBarrierError.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/task.hpp>
 #include <bulb/coro/wait_list.hpp>
 #include <bulb/error.hpp>

@@ -8,6 +8,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/lock.hpp>
 #include <bulb/coro/task.hpp>
 #include <bulb/coro/wait_list.hpp>

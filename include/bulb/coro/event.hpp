@@ -3,6 +3,8 @@
 /// Event: a flag tasks can wait for (asyncio.Event).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/wait_list.hpp>
 
 #include <coroutine>
@@ -42,7 +44,7 @@ private:
 
 /// What Event::wait() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Event::wait().
-class Event::WaitAwaiter {
+class BULB_AWAITABLE Event::WaitAwaiter {
 public:
     explicit WaitAwaiter(Event& event) noexcept : event_(&event) {}
 

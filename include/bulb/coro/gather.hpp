@@ -7,6 +7,8 @@
 /// gather (it may safely use the caller's locals). There is no return_exceptions mode.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>
 

@@ -11,6 +11,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/loop.hpp>
 
 #include <coroutine>

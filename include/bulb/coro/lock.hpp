@@ -11,6 +11,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/held.hpp>
 #include <bulb/coro/wait_list.hpp>
 #include <bulb/error.hpp>
@@ -67,7 +69,7 @@ private:
 
 /// What Lock::acquire() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Lock::acquire().
-class Lock::AcquireAwaiter {
+class BULB_AWAITABLE Lock::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Lock& lock) noexcept : lock_(&lock) {}
 

@@ -12,6 +12,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/event.hpp>
 #include <bulb/coro/queue_storage.hpp>
 #include <bulb/coro/task.hpp>
@@ -157,7 +159,7 @@ public:
 
     /// What get() returns; await it once (movable until then, e.g. into wait_for()).
     /// Cancel safety: see get().
-    class GetAwaiter {
+    class BULB_AWAITABLE GetAwaiter {
     public:
         explicit GetAwaiter(BasicQueue& queue) noexcept : q_(&queue) {}
         bool await_ready() const noexcept { return !q_->empty() || q_->shutdown_; }
@@ -178,7 +180,7 @@ public:
 
     /// What put() returns; owns the item until it is queued. Await it once (movable until then).
     /// Cancel safety: see put().
-    class PutAwaiter {
+    class BULB_AWAITABLE PutAwaiter {
     public:
         PutAwaiter(BasicQueue& queue, T item) : q_(&queue), item_(std::move(item)) {}
         bool await_ready() const noexcept { return !q_->full() || q_->shutdown_; }

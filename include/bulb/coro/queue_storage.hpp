@@ -5,6 +5,8 @@
 /// Every one takes move-only items.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

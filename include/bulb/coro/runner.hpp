@@ -11,6 +11,8 @@
 /// no matter how deep its call chain is.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/loop.hpp>
 #include <bulb/detail/pool.hpp>
 

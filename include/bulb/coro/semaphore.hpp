@@ -4,6 +4,8 @@
 /// (asyncio.Semaphore, asyncio.BoundedSemaphore).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/held.hpp>
 #include <bulb/coro/wait_list.hpp>
 
@@ -86,7 +88,7 @@ public:
 
 /// What Semaphore::acquire() returns; await it once (movable until then, e.g. into wait_for()).
 /// Cancel safety: see Semaphore::acquire().
-class Semaphore::AcquireAwaiter {
+class BULB_AWAITABLE Semaphore::AcquireAwaiter {
 public:
     explicit AcquireAwaiter(Semaphore& sem) noexcept : sem_(&sem) {}
 

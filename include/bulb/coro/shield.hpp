@@ -3,6 +3,8 @@
 /// shield(): protect work from the cancellation of the task awaiting it (asyncio.shield).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/task.hpp>
 

@@ -3,6 +3,8 @@
 /// sleep(): suspend the current task for a while (asyncio.sleep).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 
 #include <coroutine>
@@ -12,7 +14,7 @@
 namespace bulb {
 namespace detail {
 
-class SleepAwaiter final : public Waiter {
+class BULB_AWAITABLE SleepAwaiter final : public Waiter {
 public:
     explicit SleepAwaiter(Duration d) noexcept : delay_(d) {}
 

@@ -3,6 +3,8 @@
 /// The exceptions StreamReader throws (asyncio.IncompleteReadError, asyncio.LimitOverrunError).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/error.hpp>
 
 #include <cstddef>

@@ -3,6 +3,8 @@
 /// StreamReader: buffered reading from a connection with coroutines (asyncio.StreamReader).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/async_generator.hpp>
 #include <bulb/coro/stream_errors.hpp>
 #include <bulb/coro/task.hpp>

@@ -3,6 +3,8 @@
 /// StreamWriter: writing to a connection with coroutine backpressure (asyncio.StreamWriter).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/task.hpp>
 #include <bulb/ref.hpp>
 #include <bulb/tls_context.hpp>
@@ -52,8 +54,12 @@ public:
     Task<void> wait_closed();
     /// Upgrades the connection to TLS (STARTTLS): bytes the reader had buffered past the upgrade
     /// point go to the TLS engine, then reader and writer carry the TLS stream. A server context
-    /// makes this the server side. Throws the handshake error (the connection is then aborted).
-    Task<void> start_tls(TlsContext tls, std::string server_hostname = {});
+    /// makes this the server side; a client context checks the certificate against
+    /// `server_hostname` (required unless the context has verify_hostname = false). Throws the
+    /// handshake error (the connection is then aborted). No defaulted argument: see streams.hpp.
+    Task<void> start_tls(TlsContext tls, std::string server_hostname);
+    /// The same without a host name: server contexts, and client contexts that do not check it.
+    Task<void> start_tls(TlsContext tls);
     /// Transport::get_extra_info.
     std::optional<std::string> get_extra_info(std::string_view name) const;
     /// The underlying transport.

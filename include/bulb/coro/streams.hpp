@@ -3,6 +3,8 @@
 /// Stream connections and servers for coroutines (asyncio.open_connection, asyncio.start_server).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/stream_reader.hpp>
 #include <bulb/coro/stream_writer.hpp>
 #include <bulb/coro/task.hpp>
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bulb {
 
@@ -42,6 +45,8 @@ using ClientConnected = UniqueFunction<Task<void>(StreamReader, StreamWriter)>;
 /// Connects to host:port and returns the reader and writer (on the running loop).
 BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port);
 BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options);
+/// Connects with TLS: the certificate is checked against `host`.
+BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, TlsContext tls);
 /// Connects to a Unix socket.
 BULB_API Task<StreamPair> open_unix_connection(std::string path);
 BULB_API Task<StreamPair> open_unix_connection(std::string path, StreamOptions options);
@@ -50,6 +55,14 @@ BULB_API Task<StreamPair> open_unix_connection(std::string path, StreamOptions o
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
                                    std::uint16_t port);
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
+                                   std::uint16_t port, StreamOptions options);
+/// Serves host:port with TLS (a server context).
+BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
+                                   std::uint16_t port, TlsContext tls);
+/// Serves port on several hosts at once (one or more sockets per host: EventLoop::create_server).
+BULB_API Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts,
+                                   std::uint16_t port);
+BULB_API Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts,
                                    std::uint16_t port, StreamOptions options);
 /// Serves a Unix socket path.
 BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path);

@@ -4,6 +4,8 @@
 /// Semaphore, BoundedSemaphore, Barrier, and Held<P> for scoped acquisition.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/barrier.hpp>
 #include <bulb/coro/condition.hpp>
 #include <bulb/coro/event.hpp>

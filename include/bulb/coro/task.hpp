@@ -7,6 +7,8 @@
 /// Future: awaitable, cancellable, and reporting an exception nobody retrieved.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
 #include <bulb/detail/pool.hpp>
@@ -23,6 +25,13 @@ class Task;
 
 namespace detail {
 
+template <class>
+inline constexpr bool always_false = false;
+
+/// In debug mode (EventLoop::set_debug) reports "coroutine was never awaited" to the running
+/// loop's exception handler: a Task was destroyed before it ever ran (lib/coro/never_awaited.cpp).
+BULB_API void report_never_awaited() noexcept;
+
 /// Parts of a Task promise that do not depend on T.
 ///
 /// An inline `co_await task` resumes the child with a plain call and, when the child finishes
@@ -36,12 +45,14 @@ struct TaskPromiseBase : Pooled {  // frames from the per-thread pools: one per 
     std::exception_ptr exception;
     bool resumed_inline = false;    // running inside the awaiter's resume() call
     bool completed_inline = false;  // reached its end inside that call
+    bool started = false;           // resumed at least once (awaited or scheduled)
 
     struct InitialAwaiter {
         TaskPromiseBase* promise;
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<>) const noexcept {}
         void await_resume() const {
+            promise->started = true;
             // A task cancelled before it started gets CancelledError before its first statement.
             if (promise->root_of) promise->root_of->throw_if_cancel_due();
         }
@@ -98,7 +109,7 @@ class TypedRunner;
 /// A coroutine returning T. Lazy: nothing runs until it is awaited or passed to create_task().
 /// Move-only; destroying an unstarted or suspended Task destroys its frame (RAII cleanup runs).
 template <class T>
-class Task {
+class [[nodiscard("a Task runs only when co_awaited or passed to create_task(): dropping it runs nothing")]] Task {
 public:
     using promise_type = detail::TaskPromise<T>;
     using value_type = T;
@@ -106,13 +117,19 @@ public:
     Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
     Task& operator=(Task&& o) noexcept {
         if (this != &o) {
-            if (h_) h_.destroy();
+            if (h_) {
+                if (!h_.promise().started) detail::report_never_awaited();
+                h_.destroy();
+            }
             h_ = std::exchange(o.h_, {});
         }
         return *this;
     }
     ~Task() {
-        if (h_) h_.destroy();
+        if (h_) {
+            if (!h_.promise().started) detail::report_never_awaited();
+            h_.destroy();
+        }
     }
 
     /// Runs the task inside the awaiting coroutine and returns its result (or throws).
@@ -133,6 +150,12 @@ public:
             T await_resume() { return h.promise().take(); }
         };
         return Awaiter{h_};
+    }
+    /// A Task runs once: awaiting a named one moves it (`co_await std::move(task)`), so a second
+    /// co_await of the same name cannot compile by accident.
+    void operator co_await() & {
+        static_assert(detail::always_false<T>,
+                      "co_await on an lvalue bulb::Task: a Task runs once -- write co_await std::move(task)");
     }
 
 private:

@@ -15,6 +15,8 @@
 ///   cannot catch the parent's CancelledError to turn it back into the child's error.
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>
 
@@ -48,7 +50,7 @@ public:
 
     /// Awaitable returned by wait(): ready once no child runs; resumes by rethrowing the first
     /// child error or the waiter's own CancelledError.
-    class WaitAwaiter {
+    class BULB_AWAITABLE WaitAwaiter {
     public:
         explicit WaitAwaiter(TaskGroup& g) noexcept : g_(&g) {}
         bool await_ready() const noexcept { return g_->running_ == 0; }

@@ -14,6 +14,8 @@
 /// ```
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/awaitable.hpp>
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>

@@ -3,6 +3,8 @@
 /// wait(): wait for some or all of a set of futures, with an optional time limit (asyncio.wait).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/task.hpp>
 

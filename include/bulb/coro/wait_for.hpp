@@ -3,6 +3,8 @@
 /// wait_for(): await something with a time limit (asyncio.wait_for, 3.12 semantics).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/timeout.hpp>
 
 #include <chrono>

@@ -11,6 +11,8 @@
 /// awaiter's catch handler then passes on whatever the wake-up had handed it (asyncio's rule).
 #pragma once
 
+#include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
+
 #include <bulb/coro/runner.hpp>
 
 #include <coroutine>
