@@ -2,7 +2,7 @@
 # The 'core-no-coroutines' test: the callback core -- include/bulb/ and lib/, except the
 # coroutine layer itself (include/bulb/coro.hpp, include/bulb/coro/, lib/coro*) -- and the
 # protocols library below it (protocols/) never include <coroutine> or a coro header, so a user
-# of the callback API pays nothing for coroutines (DESIGN.md, "Layers").
+# of the callback API pays nothing for coroutines (docs/design.md, "Layers").
 # usage: no_coro_in_core.sh SOURCE_ROOT
 set -euo pipefail
 cd "$1"
