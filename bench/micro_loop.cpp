@@ -9,8 +9,10 @@
 ///   (c) tasks            N tasks each awaiting sleep(0) twice, all gathered (wall)
 ///   (extra) call_soon_chain  N callbacks each scheduling the next: one per loop iteration (wall)
 ///
-/// Every run uses a fresh EventLoop (made and closed outside the timed part, as the Python
-/// scripts do); best and median over --repeat runs. Output: one `MICRO ...` line per benchmark
+/// By default every run uses a fresh EventLoop (made and closed outside the timed part, as the
+/// Python scripts do); with --warm every run of a benchmark uses one loop, after one untimed run
+/// (the steady state: pools, queues and pages already there). Best and median over --repeat runs;
+/// minor page faults of each run are counted (faults_per_run: the median). Output: one `MICRO ...` line per benchmark
 /// (the format of _common.py, loop=bulb) followed by a readable table.
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/sleep.hpp>
@@ -34,8 +36,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+
+#include <sys/resource.h>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,6 +59,12 @@ std::int64_t clock_ns(clockid_t id) noexcept {
     timespec ts;
     clock_gettime(id, &ts);
     return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+long minor_faults() noexcept {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
 }
 
 struct Clocks {
@@ -77,9 +88,7 @@ struct Result {
 // callable) plus loop.stop; the loop then runs them. Wall time per callback, split into
 // scheduling and running.
 
-Result bench_call_soon(long n) {
-    bulb::EventLoop loop;
-    loop.set_debug(debug_loops);
+Result bench_call_soon(bulb::EventLoop& loop, long n) {
     long counter = 0;
     std::int64_t scheduled = 0;
     const Clocks c0 = Clocks::now();
@@ -92,7 +101,6 @@ Result bench_call_soon(long n) {
     loop.run_forever();
     const Clocks c1 = Clocks::now();
     if (counter != n) fail("call_soon: " + std::to_string(counter) + " of " + std::to_string(n) + " callbacks ran");
-    loop.close();
     return {double(c1.wall - c0.wall) / n,
             {{"schedule_ns_per_op", double(scheduled - c0.wall) / n},
              {"run_ns_per_op", double(c1.wall - scheduled) / n},
@@ -106,15 +114,13 @@ Result bench_call_soon(long n) {
 
 constexpr auto max_delay = 100ms;
 
-Result bench_call_later(long n) {
+Result bench_call_later(bulb::EventLoop& loop, long n) {
     std::mt19937_64 rng(12345);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     std::vector<bulb::Duration> delays(static_cast<std::size_t>(n));
     for (auto& d : delays)
         d = std::chrono::duration_cast<bulb::Duration>(std::chrono::duration<double>(unit(rng) * 0.1));
 
-    bulb::EventLoop loop;
-    loop.set_debug(debug_loops);
     long fired = 0;
     const Clocks c0 = Clocks::now();
     loop.call_soon([&] {
@@ -131,7 +137,6 @@ Result bench_call_later(long n) {
     const long want = n - n / 2;
     if (fired != want)
         fail("call_later: " + std::to_string(fired) + " timers fired, expected " + std::to_string(want));
-    loop.close();
     return {double(c1.cpu - c0.cpu) / n, {{"wall_ms", double(c1.wall - c0.wall) / 1e6}}};
 }
 
@@ -159,13 +164,10 @@ bulb::Task<void> gather_all(long n) {
 #endif
 }
 
-Result bench_tasks(long n) {
-    bulb::EventLoop loop;
-    loop.set_debug(debug_loops);
+Result bench_tasks(bulb::EventLoop& loop, long n) {
     const Clocks c0 = Clocks::now();
     loop.run_until_complete(bulb::create_task(loop, gather_all(n)));
     const Clocks c1 = Clocks::now();
-    loop.close();
     return {double(c1.wall - c0.wall) / n, {{"cpu_ns_per_op", double(c1.cpu - c0.cpu) / n}}};
 }
 
@@ -184,16 +186,13 @@ struct Chain {
     }
 };
 
-Result bench_call_soon_chain(long n) {
-    bulb::EventLoop loop;
-    loop.set_debug(debug_loops);
+Result bench_call_soon_chain(bulb::EventLoop& loop, long n) {
     Chain chain{&loop, n};
     const Clocks c0 = Clocks::now();
     loop.call_soon([&chain] { chain.step(); });
     loop.run_forever();
     const Clocks c1 = Clocks::now();
     if (chain.left) fail("call_soon_chain: " + std::to_string(chain.left) + " steps did not run");
-    loop.close();
     return {double(c1.wall - c0.wall) / n, {{"cpu_ns_per_op", double(c1.cpu - c0.cpu) / n}}};
 }
 
@@ -204,7 +203,7 @@ struct Bench {
     const char* what;
     long default_n;
     const char* metric;
-    Result (*run)(long);
+    Result (*run)(bulb::EventLoop&, long);
 };
 
 const Bench benches[] = {
@@ -218,11 +217,12 @@ const Bench benches[] = {
 
 void usage(FILE* out) {
     std::fprintf(out,
-                 "usage: bench_micro [--bench NAME[,NAME...]] [--repeat R] [-n N] [--quick] [--no-table]\n"
+                 "usage: bench_micro [--bench NAME[,NAME...]] [--repeat R] [-n N] [--quick] [--warm] [--no-table]\n"
                  "  --bench    benchmarks to run (default all): call_soon, call_later, tasks, call_soon_chain\n"
                  "  --repeat   runs per benchmark, each on a new loop (default 3); best and median reported\n"
                  "  -n         operations per run for every selected benchmark (default: each one's own,\n"
                  "             1000000 for call_soon, 200000 for the others, as the Python scripts)\n"
+                 "  --warm     every run on one loop, after an untimed warm-up run (steady state)\n"
                  "  --quick    a tenth of the default operations (as run_micro.sh QUICK=1)\n"
                  "  --no-table print only the MICRO lines\n"
                  "  --debug    run every loop in debug mode (set_debug(true): wrong-thread checks)\n");
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> selected;
     int repeat = 3;
     long n_override = 0;
-    bool quick = false, table = true;
+    bool quick = false, table = true, warm = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -265,6 +265,8 @@ int main(int argc, char** argv) {
             if (n_override <= 0) fail("-n must be positive");
         } else if (a == "--quick") {
             quick = true;
+        } else if (a == "--warm") {
+            warm = true;
         } else if (a == "--no-table") {
             table = false;
         } else if (a == "--debug") {
@@ -293,7 +295,23 @@ int main(int argc, char** argv) {
         if (!selected.empty() && std::find(selected.begin(), selected.end(), b.name) == selected.end()) continue;
         long n = n_override ? n_override : quick ? b.default_n / 10 : b.default_n;
         std::vector<Result> runs;
-        for (int r = 0; r < repeat; ++r) runs.push_back(b.run(n));
+        std::vector<double> faults;
+        std::optional<bulb::EventLoop> shared;
+        if (warm) {
+            shared.emplace();
+            shared->set_debug(debug_loops);
+            b.run(*shared, n);  // warm-up: not reported
+        }
+        for (int r = 0; r < repeat; ++r) {
+            std::optional<bulb::EventLoop> fresh;
+            if (!warm) fresh.emplace();
+            if (!warm) fresh->set_debug(debug_loops);
+            bulb::EventLoop& loop = warm ? *shared : *fresh;
+            const long f0 = minor_faults();
+            runs.push_back(b.run(loop, n));
+            faults.push_back(double(minor_faults() - f0));
+            if (!warm) loop.close();
+        }
         std::vector<double> per_op;
         for (auto& r : runs) per_op.push_back(r.ns_per_op);
         const Result& best =
@@ -304,8 +322,10 @@ int main(int argc, char** argv) {
             std::snprintf(buf, sizeof buf, " %s=%.1f", k.c_str(), v);
             extra += buf;
         }
-        std::printf("MICRO bench=%s loop=bulb n=%ld metric=%s best_ns_per_op=%.1f median_ns_per_op=%.1f runs=%d%s\n",
-                    b.name, n, b.metric, best.ns_per_op, median(per_op), repeat, extra.c_str());
+        std::printf("MICRO bench=%s loop=bulb n=%ld metric=%s best_ns_per_op=%.1f median_ns_per_op=%.1f runs=%d warm=%d "
+                    "faults_per_run=%.0f%s\n",
+                    b.name, n, b.metric, best.ns_per_op, median(per_op), repeat, warm ? 1 : 0, median(faults),
+                    extra.c_str());
         std::fflush(stdout);
         rows.push_back({&b, n, best.ns_per_op, median(per_op), best});
     }

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# run_micro.sh: bulb's loop micro-benchmarks next to asyncio and uvloop, in the same run.
+# run_micro.sh: bulb's loop micro-benchmarks against a C floor (libevent driven directly) and,
+# as context, asyncio and uvloop, in the same run.
 #
-# 1. builds bench_micro in a release build dir (BUILD_DIR, default build-bench);
+# 1. builds bench_micro and bench_floor_libevent in a release build dir (BUILD_DIR, default
+#    build-bench);
 # 2. makes sure Debian's python3 can import uvloop (apt-get install python3-uvloop if not);
 # 3. runs the shared asyncio/uvloop runner ($SHARED_BENCH/micro/run_micro.sh), then bench_micro,
 #    both pinned to the same CPU (taskset -c $MICRO_CPU);
-# 4. prints both reports and a comparison table (medians; uvloop/bulb ratio, target >= 20x).
+#    then bench_micro --warm (every run on one loop after a warm-up: the steady state) and
+#    bench_floor_libevent (warm too);
+# 4. prints the steady-state table first (bulb warm vs the libevent floor, page faults per run
+#    beside each figure), then the cold comparison with the Python loops (uvloop/bulb ratio).
+#    Why both: cold runs on a fresh loop mostly measure page faults (Python returns its memory
+#    between runs, bulb's pools keep theirs), so the "x times uvloop" ratio follows the host's
+#    page-fault cost; the warm figures against the C floor measure the loop.
 #
 # Environment:
 #   QUICK=1         a tenth of the operations (both sides)            (default 0)
@@ -57,8 +65,8 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         log "meson setup $BUILD_DIR ${opts[*]}"
         meson setup "$BUILD_DIR" "$ROOT" "${opts[@]}" >&2 || exit 1
     fi
-    log "building bench_micro"
-    ninja -C "$BUILD_DIR" bench/bench_micro >&2 || exit 1
+    log "building bench_micro bench_floor_libevent"
+    ninja -C "$BUILD_DIR" bench/bench_micro bench/bench_floor_libevent >&2 || exit 1
 fi
 [[ -x "$BIN" ]] || {
     log "$BIN missing"
@@ -99,6 +107,13 @@ bulb_args=(--repeat "$REPEAT")
     status=1
 }
 
+log "bulb warm: bench_micro --warm; C floor: bench_floor_libevent (repeat $REPEAT, CPU $CPU)"
+"${PIN[@]}" "$BIN" "${bulb_args[@]}" --warm --no-table >"$LOG_DIR/bulb_warm.txt" 2>"$LOG_DIR/bulb_warm.err" || status=1
+FLOOR="$BUILD_DIR/bench/bench_floor_libevent"
+floor_args=(--repeat "$REPEAT")
+[[ "$QUICK" == 1 ]] && floor_args+=(--quick)
+"${PIN[@]}" "$FLOOR" "${floor_args[@]}" >"$LOG_DIR/floor.txt" 2>"$LOG_DIR/floor.err" || status=1
+
 # --- 4. report ------------------------------------------------------------------------------
 kv() {
     local re="(^| )$1=([^ ]*)"
@@ -119,6 +134,21 @@ declare -A WHAT=(
     [call_soon_chain]="(extra) chained call_soon, 1 per loop iteration"
 )
 declare -A B_MED=() B_BEST=() N=() METRIC=() A_MED=() A_BEST=() U_MED=() U_BEST=()
+declare -A W_MED=() W_BEST=() W_FLT=() F_MED=() F_BEST=() F_FLT=() B_FLT=()
+while read -r line; do
+    [[ "$line" == MICRO* ]] || continue
+    b="$(kv bench "$line")"
+    W_MED[$b]="$(kv median_ns_per_op "$line")"
+    W_BEST[$b]="$(kv best_ns_per_op "$line")"
+    W_FLT[$b]="$(kv faults_per_run "$line")"
+done <"$LOG_DIR/bulb_warm.txt"
+while read -r line; do
+    [[ "$line" == MICRO* ]] || continue
+    b="$(kv bench "$line")"
+    F_MED[$b]="$(kv median_ns_per_op "$line")"
+    F_BEST[$b]="$(kv best_ns_per_op "$line")"
+    F_FLT[$b]="$(kv faults_per_run "$line")"
+done <"$LOG_DIR/floor.txt"
 
 while read -r line; do
     [[ "$line" == MICRO* ]] || continue
@@ -126,6 +156,7 @@ while read -r line; do
     B_MED[$b]="$(kv median_ns_per_op "$line")"
     B_BEST[$b]="$(kv best_ns_per_op "$line")"
     N[$b]="$(kv n "$line")"
+    B_FLT[$b]="$(kv faults_per_run "$line")"
     METRIC[$b]="$(kv metric "$line")"
 done <"$LOG_DIR/bulb.txt"
 
@@ -164,8 +195,20 @@ uvver="$("$PY" -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo
     echo "  metric: wall time per operation, except (b): process CPU time per timer (the run waits ~100 ms)"
     [[ "$QUICK" == 1 ]] && echo "- QUICK=1: a tenth of the operations"
     echo
-    echo "| bench | n | metric | bulb ns/op | uvloop ns/op | asyncio ns/op | uvloop/bulb ratio (median) | target ${TARGET}x |"
-    echo "|---|---:|---|---:|---:|---:|---:|---|"
+    echo "### Steady state: bulb against the C floor (warm runs on one loop; page faults per run)"
+    echo
+    echo "| bench | n | metric | bulb warm ns/op | faults/run | libevent floor ns/op | faults/run | bulb/floor (median) |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|"
+    for b in "${BENCHES[@]}"; do
+        r="$(ratio "${W_MED[$b]:-}" "${F_MED[$b]:-}")"
+        echo "| ${WHAT[$b]} | ${N[$b]:-?} | ${METRIC[$b]:-?} | $(cell "${W_MED[$b]:-}" "${W_BEST[$b]:-}") | ${W_FLT[$b]:-?} |" \
+            "$(cell "${F_MED[$b]:-}" "${F_BEST[$b]:-}") | ${F_FLT[$b]:-n/a} | ${r:-n/a} |"
+    done
+    echo
+    echo "### Cold runs (a new loop per run) with the Python loops as context"
+    echo
+    echo "| bench | n | metric | bulb ns/op | faults/run | uvloop ns/op | asyncio ns/op | uvloop/bulb ratio (median) | target ${TARGET}x |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---|"
     for b in "${BENCHES[@]}"; do
         r="$(ratio "${U_MED[$b]:-}" "${B_MED[$b]:-}")"
         t="-"
@@ -176,17 +219,17 @@ uvver="$("$PY" -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo
                 t="n/a"
             fi
         fi
-        echo "| ${WHAT[$b]} | ${N[$b]:-?} | ${METRIC[$b]:-?} | $(cell "${B_MED[$b]:-}" "${B_BEST[$b]:-}") |" \
+        echo "| ${WHAT[$b]} | ${N[$b]:-?} | ${METRIC[$b]:-?} | $(cell "${B_MED[$b]:-}" "${B_BEST[$b]:-}") | ${B_FLT[$b]:-?} |" \
             "$(cell "${U_MED[$b]:-}" "${U_BEST[$b]:-}") | $(cell "${A_MED[$b]:-}" "${A_BEST[$b]:-}") | ${r:-n/a} | $t |"
     done
     echo
     echo "### asyncio / uvloop ($SHARED_BENCH/micro/run_micro.sh)"
     echo
     sed -n '/^###/,$p' "$LOG_DIR/python.md"
-    echo "### bulb (bench_micro)"
+    echo "### bulb (bench_micro; then --warm) and the libevent floor"
     echo
     echo '```'
-    cat "$LOG_DIR/bulb.txt"
+    cat "$LOG_DIR/bulb.txt" "$LOG_DIR/bulb_warm.txt" "$LOG_DIR/floor.txt"
     echo '```'
     echo
     echo "Raw outputs: $LOG_DIR"

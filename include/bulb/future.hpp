@@ -8,6 +8,7 @@
 
 #include <bulb/loop.hpp>
 #include <bulb/detail/pool.hpp>
+#include <bulb/ref.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -30,7 +31,9 @@ using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 BULB_API void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept;
 
 template <class T>
-struct FutureState : Pooled {  // from the per-thread pools: a future per task, per executor call, ...
+/// The shared state of a Future<T> (Counted: each Future handle holds a reference). From the
+/// per-thread pools (Pooled): one per task, per executor call, ...
+struct FutureState : Pooled, Counted<FutureState<T>> {
     enum class Status : std::uint8_t { pending, finished, cancelled };
 
     explicit FutureState(EventLoop& l) : loop(&l) {}
@@ -40,10 +43,9 @@ struct FutureState : Pooled {  // from the per-thread pools: a future per task, 
         if (exception && !retrieved) report_unretrieved(loop, exception);
     }
 
-    EventLoop* loop;
-    std::uint32_t refs = 1;
-    Status status = Status::pending;
+    Status status = Status::pending;  // first: status and retrieved share the count's word
     bool retrieved = false;
+    EventLoop* loop;
     std::optional<Stored<T>> value;
     std::exception_ptr exception;
     std::string cancel_message;
@@ -68,15 +70,13 @@ public:
     explicit Future(EventLoop& loop) : s_(new State(loop)) {}
     /// A new pending future on the running loop (throws InvalidStateError when none runs).
     Future() : Future(get_running_loop()) {}
-    Future(const Future& o) noexcept : s_(o.s_) { ++s_->refs; }
-    Future(Future&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    Future(const Future& o) noexcept = default;
+    Future(Future&& o) noexcept = default;
     Future& operator=(Future o) noexcept {
         std::swap(s_, o.s_);
         return *this;
     }
-    ~Future() {
-        if (s_ && --s_->refs == 0) delete s_;
-    }
+    ~Future() = default;
 
     /// The loop this future belongs to.
     EventLoop& get_loop() const noexcept { return *s_->loop; }
@@ -170,6 +170,7 @@ private:
         if (s_->exception) std::rethrow_exception(s_->exception);
     }
     void finish(Status status) {
+        BULB_ASSERT(s_->status == Status::pending && "a future finishes once");
         s_->status = status;
         s_->canceller.reset();
         if (!s_->callbacks.empty()) schedule_callbacks();
@@ -193,7 +194,7 @@ private:
         }
     }
 
-    State* s_;
+    RefPtr<State> s_;
 };
 
 template <class T>

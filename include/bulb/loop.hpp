@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 namespace bulb {
@@ -60,6 +61,17 @@ struct ExceptionContext {
     std::exception_ptr exception = nullptr;  ///< the exception, when there is one
     Transport* transport = nullptr;          ///< the transport involved, when there is one
     DatagramTransport* datagram_transport = nullptr;  ///< the datagram endpoint involved, when there is one
+};
+
+/// Per-loop state of a layer built on the loop (the coroutine layer keeps its list of pending
+/// tasks in one): derive from it, give it a constructor taking EventLoop&, and reach the loop's
+/// instance with EventLoop::extension<T>(). Loop thread only.
+class BULB_API LoopExtension {
+public:
+    LoopExtension() = default;
+    LoopExtension(const LoopExtension&) = delete;
+    LoopExtension& operator=(const LoopExtension&) = delete;
+    virtual ~LoopExtension();
 };
 
 /// Settings fixed when a loop is made.
@@ -230,6 +242,21 @@ public:
 
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;
+
+    // --- extensions ------------------------------------------------------------------------
+    /// The loop's instance of `T` (a LoopExtension), made with T(*this) on first use: per-loop
+    /// state for layers on top of the loop, instead of side tables keyed by loop address. Lives
+    /// as long as the loop: destroyed by ~EventLoop after close(), newest first. Loop thread only.
+    template <class T>
+    T& extension() {
+        static_assert(std::is_base_of_v<LoopExtension, T>, "extension<T>: T must derive from LoopExtension");
+        if (LoopExtension* e = find_extension(typeid(T))) return static_cast<T&>(*e);
+        return static_cast<T&>(add_extension(typeid(T), std::make_unique<T>(*this)));
+    }
+    /// The extension stored under `key`, or nullptr.
+    LoopExtension* find_extension(const std::type_info& key) const noexcept;
+    /// Stores `ext` under `key` and returns it; throws std::invalid_argument if `key` is taken.
+    LoopExtension& add_extension(const std::type_info& key, std::unique_ptr<LoopExtension> ext);
 
     // --- errors and debugging --------------------------------------------------------------
     /// Replaces the exception handler (an empty function restores the default).

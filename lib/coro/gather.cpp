@@ -20,7 +20,7 @@ void GatherState::child_done(const std::exception_ptr& error) noexcept {
             parent->schedule_step();
         } catch (...) {  // the loop is closed: nothing can run the parent any more
         }
-        parent->release();
+        parent->release_ref();
     }
 }
 
@@ -28,7 +28,7 @@ void GatherState::task_done(TaskRunner&, std::size_t, const std::exception_ptr& 
 
 void GatherState::await_suspend(std::coroutine_handle<> h) {
     runner_ = &TaskRunner::require_current("gather()");
-    runner_->retain();
+    runner_->add_ref();
     parent_ = runner_;
     runner_->suspend(h, this);
 }
@@ -52,7 +52,7 @@ void GatherState::abandon() noexcept {
     abandoned_ = true;
     if (!loop_->is_closed()) cancel_children({});
     detach_children();
-    if (parent_) std::exchange(parent_, nullptr)->release();
+    if (parent_) std::exchange(parent_, nullptr)->release_ref();
 }
 
 }  // namespace bulb::detail

@@ -35,9 +35,9 @@ TaskGroup::~TaskGroup() {
             } catch (...) {
             }
         }
-        child->release();
+        child->release_ref();
     }
-    if (waiting_) std::exchange(waiting_, nullptr)->release();
+    if (waiting_) std::exchange(waiting_, nullptr)->release_ref();
     if (error_ && !error_delivered_ && !loop_->is_closed())
         loop_->call_exception_handler({"TaskGroup child exception was never retrieved", error_});
 }
@@ -58,7 +58,7 @@ std::size_t TaskGroup::adopt(detail::TaskRunner* child) {
         try {
             children_.push_back(child);
         } catch (...) {
-            child->release();
+            child->release_ref();
             throw;
         }
     }
@@ -67,7 +67,7 @@ std::size_t TaskGroup::adopt(detail::TaskRunner* child) {
     } catch (...) {
         children_[slot] = nullptr;
         free_slots_.push_back(slot);
-        child->release();
+        child->release_ref();
         throw;
     }
     child->set_done_hook(this, slot);
@@ -82,7 +82,7 @@ void TaskGroup::task_done(detail::TaskRunner& task, std::size_t slot, const std:
     } catch (...) {  // the slot is simply not reused
     }
     --running_;
-    task.release();  // the finishing step still holds the task
+    task.release_ref();  // the finishing step still holds the task
     if (error && !is_cancellation(error)) {
         if (!error_) error_ = error;  // the first error wins
         abort();
@@ -93,7 +93,7 @@ void TaskGroup::task_done(detail::TaskRunner& task, std::size_t slot, const std:
             parent->schedule_step();
         } catch (...) {
         }
-        parent->release();
+        parent->release_ref();
     }
 }
 
@@ -113,7 +113,7 @@ void TaskGroup::abort() noexcept {
 
 void TaskGroup::suspend_waiter(std::coroutine_handle<> h) {
     waiter_ = &detail::TaskRunner::require_current("TaskGroup::wait()");
-    waiter_->retain();
+    waiter_->add_ref();
     waiting_ = waiter_;
     waiter_->suspend(h, this);
 }

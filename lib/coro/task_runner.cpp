@@ -4,12 +4,8 @@
 #include <bulb/coro/runner.hpp>
 
 #include <algorithm>
-#include <unordered_map>
 
 namespace bulb::detail {
-
-bool loop_is_alive(const EventLoop* loop) noexcept;
-
 namespace {
 
 // initial-exec: a %fs-relative load instead of a __tls_get_addr call (libbulb is built -fPIC);
@@ -18,20 +14,21 @@ constinit thread_local TaskRunner* current_runner __attribute__((tls_model("init
 
 }  // namespace
 
-/// Per-loop intrusive lists of pending runners (asyncio's all_tasks), loop thread only.
-struct RunnerList {
+/// A loop's pending runners (asyncio's all_tasks), kept as the loop's extension (public API: the
+/// coroutine layer needs nothing private of the loop). Loop thread only. When the loop goes, the
+/// runners still listed forget it: one destroyed later neither unlinks nor reports.
+struct RunnerList final : LoopExtension {
     TaskRunner* head = nullptr;
     TaskRunner* tail = nullptr;
 
-    static RunnerList& of(EventLoop* loop) {
-        constinit thread_local EventLoop* cached_loop __attribute__((tls_model("initial-exec"))) = nullptr;
-        constinit thread_local RunnerList* cached __attribute__((tls_model("initial-exec"))) = nullptr;
-        if (loop != cached_loop) {
-            thread_local std::unordered_map<EventLoop*, RunnerList> lists;
-            cached = &lists[loop];
-            cached_loop = loop;
+    explicit RunnerList(EventLoop&) noexcept {}
+    ~RunnerList() override {
+        for (TaskRunner* r = head; r;) {
+            TaskRunner* next = r->next_;
+            r->list_ = nullptr;
+            r->prev_ = r->next_ = nullptr;
+            r = next;
         }
-        return *cached;
     }
     void push(TaskRunner* r) noexcept {
         r->prev_ = tail;
@@ -46,13 +43,15 @@ struct RunnerList {
     }
 };
 
-TaskRunner::TaskRunner(EventLoop& loop) noexcept : loop_(&loop) { RunnerList::of(loop_).push(this); }
+TaskRunner::TaskRunner(EventLoop& loop) : loop_(&loop), list_(&loop.extension<RunnerList>()) {
+    add_ref();  // the creator's
+    list_->push(this);
+}
 
 TaskRunner::~TaskRunner() {
-    if (!done_) {
-        RunnerList::of(loop_).unlink(this);
-        if (loop_is_alive(loop_) && loop_->get_debug())
-            loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr});
+    if (!done_ && list_) {  // list_ is null once the loop is gone: nobody to tell
+        list_->unlink(this);
+        if (loop_->get_debug()) loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr});
     }
     destroy_root_frame();
 }
@@ -74,8 +73,7 @@ void TaskRunner::step() noexcept {
 }
 
 void TaskRunner::schedule_step() {
-    retain();
-    loop_->call_soon([self = RunnerRef(this, RunnerRef::adopt_t{})] { self->step(); });
+    loop_->call_soon([self = RunnerRef(this)] { self->step(); });
 }
 
 bool TaskRunner::cancel(std::string message) {
@@ -111,8 +109,9 @@ void TaskRunner::throw_cancel() {
 }
 
 void TaskRunner::finish() noexcept {
+    BULB_ASSERT(!done_ && "a task finishes once");
     done_ = true;
-    RunnerList::of(loop_).unlink(this);
+    if (list_) list_->unlink(this);
     std::exception_ptr error = publish();
     destroy_root_frame();
     if (DoneHook* hook = std::exchange(done_hook_, nullptr)) hook->task_done(*this, hook_tag_, error);
@@ -124,7 +123,7 @@ void TaskRunner::destroy_root_frame() noexcept {
 
 std::size_t pending_runners(EventLoop& loop, TaskRunner** out, std::size_t capacity) {
     std::size_t n = 0;
-    for (TaskRunner* r = RunnerList::of(&loop).head; r; r = r->next_, ++n)
+    for (TaskRunner* r = loop.extension<RunnerList>().head; r; r = r->next_, ++n)
         if (n < capacity) out[n] = r;
     return capacity ? std::min(n, capacity) : n;
 }

@@ -21,10 +21,10 @@ void cancel_node(ScheduledCallback* n) noexcept {
 }  // namespace detail
 
 Handle::Handle(const Handle& o) noexcept : node_(o.node_) {
-    if (node_) detail::retain(node_);
+    if (node_) node_->add_ref();
 }
 
-void Handle::drop() noexcept { detail::release(node_); }
+void Handle::drop() noexcept { node_->release_ref(); }
 
 void Handle::cancel() noexcept {
     if (node_) detail::cancel_node(node_);

@@ -56,7 +56,7 @@ void IoWatcher::reset() noexcept {
     if (node_) {
         node_->loop = nullptr;
         cancel_node(node_);
-        release(node_);
+        node_->release_ref();
         node_ = nullptr;
     }
 }

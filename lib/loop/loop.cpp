@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace bulb {
@@ -39,6 +40,8 @@ void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept {
 
 }  // namespace detail
 
+LoopExtension::~LoopExtension() = default;
+
 EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
 
 EventLoop::EventLoop(const LoopOptions& options) : impl_(std::make_unique<detail::LoopImpl>(*this, options)) {
@@ -54,6 +57,7 @@ EventLoop::~EventLoop() {
         std::lock_guard lock(detail::live_mutex);
         detail::live_loops().erase(this);  // from here on, late reports are dropped
     }
+    impl_->destroy_extensions();  // after closing: what closing destroyed may still have used them
     impl_.reset();
 }
 
@@ -78,7 +82,7 @@ TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanos
 Handle EventLoop::call_soon(UniqueFunction<void()> fn) {
     impl_->check_thread("call_soon");
     detail::ScheduledCallback* node = impl_->call_soon(std::move(fn));
-    detail::retain(node);  // the handle's reference
+    node->add_ref();  // the handle's reference
     return Handle(node, Handle::adopt_t{});
 }
 
@@ -89,7 +93,7 @@ TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
     if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
         when = delay > Duration::zero() ? INT64_MAX : INT64_MIN;
     detail::ScheduledCallback* node = impl_->call_at(when, std::move(fn));
-    detail::retain(node);  // the handle's reference
+    node->add_ref();  // the handle's reference
     return TimerHandle(node, Handle::adopt_t{});
 }
 
@@ -97,7 +101,7 @@ TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
     impl_->check_thread("call_at");
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
     detail::ScheduledCallback* node = impl_->call_at(ns, std::move(fn));
-    detail::retain(node);  // the handle's reference
+    node->add_ref();  // the handle's reference
     return TimerHandle(node, Handle::adopt_t{});
 }
 
@@ -148,6 +152,19 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) noexc
         }
     }
 }
+LoopExtension* EventLoop::find_extension(const std::type_info& key) const noexcept {
+    for (auto& [k, ext] : impl_->extensions_)
+        if (*k == key) return ext.get();
+    return nullptr;
+}
+
+LoopExtension& EventLoop::add_extension(const std::type_info& key, std::unique_ptr<LoopExtension> ext) {
+    if (!ext) throw std::invalid_argument("add_extension: null extension");
+    if (find_extension(key)) throw std::invalid_argument(std::string("add_extension: already set: ") + key.name());
+    impl_->extensions_.emplace_back(&key, std::move(ext));
+    return *impl_->extensions_.back().second;
+}
+
 void EventLoop::set_debug(bool enabled) noexcept { impl_->debug_ = enabled; }
 bool EventLoop::get_debug() const noexcept { return impl_->debug_; }
 void EventLoop::set_slow_callback_duration(Duration d) noexcept {

@@ -203,7 +203,7 @@ void LoopImpl::run_once() {
     for (std::size_t n = ready_.size(); n > 0; --n) {
         ScheduledCallback* node = ready_.pop_front();
         if (node->cancelled)
-            release(node);
+            node->release_ref();
         else
             run_node(node);
     }
@@ -225,6 +225,7 @@ void LoopImpl::poll(std::int64_t timeout_ns) {
 }
 
 void LoopImpl::run_node(ScheduledCallback* node) noexcept {
+    BULB_ASSERT(!node->running && "a callback never runs inside itself");
     node->running = true;
     const std::int64_t start = debug_ ? monotonic_ns() : 0;
     try {
@@ -242,13 +243,13 @@ void LoopImpl::run_node(ScheduledCallback* node) noexcept {
             call_exception_handler({msg, nullptr});
         }
     }
-    release(node);
+    node->release_ref();
 }
 
 void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
     auto* node = static_cast<ScheduledCallback*>(arg);
     if (node->cancelled) return;
-    retain(node);
+    node->add_ref();
     node->loop->ready_.push_back(node);
 }
 
@@ -261,7 +262,7 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
     if (!ev || event_add(ev, nullptr) != 0) {
         if (ev) event_free(ev);
         node->loop = nullptr;
-        release(node);
+        node->release_ref();
         throw Error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
     }
     // Replacing installs the new watch before dropping the old one (asyncio cancels the old
@@ -275,7 +276,7 @@ void LoopImpl::drop_watch(Watch w) noexcept {
     event_free(w.ev);  // deletes the event first
     w.node->loop = nullptr;
     cancel_node(w.node);  // a running callback is reset by run_node once it returns
-    release(w.node);
+    w.node->release_ref();
 }
 
 bool LoopImpl::remove_watch(WatchMap& map, int key) {
@@ -363,11 +364,11 @@ void LoopImpl::drop_everything() noexcept {
         while (!ready_.empty()) {
             ScheduledCallback* node = ready_.pop_front();
             node->fn.reset();
-            release(node);
+            node->release_ref();
         }
         timers_.clear([](ScheduledCallback* node) {
             node->fn.reset();
-            release(node);
+            node->release_ref();
         });
     }
     if (wake_ev_) event_free(wake_ev_);

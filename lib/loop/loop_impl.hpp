@@ -109,6 +109,20 @@ private:
 
     EventLoop& owner_;
     event_base* base_ = nullptr;
+
+public:
+    /// EventLoop::extension's instances, in creation order (destroyed newest first by
+    /// destroy_extensions(), which ~EventLoop calls after closing).
+    std::vector<std::pair<const std::type_info*, std::unique_ptr<LoopExtension>>> extensions_;
+    void destroy_extensions() noexcept {
+        while (!extensions_.empty()) {
+            auto last = std::move(extensions_.back().second);
+            extensions_.pop_back();
+            last.reset();
+        }
+    }
+
+private:
     event* timer_ev_ = nullptr;
     event* wake_ev_ = nullptr;
     int wake_fd_ = -1;

@@ -453,14 +453,8 @@ void pool_deallocate(void* p) noexcept { free_block(p); }
 static_assert(sizeof(ScheduledCallback) % small_alloc_step == 0 && sizeof(ScheduledCallback) <= small_alloc_max);
 static_assert(sizeof(ScheduledCallback) == 64, "a callback node is one cache line");
 
-ScheduledCallback* alloc_node(UniqueFunction<void()>&& fn) {
-    return ::new (alloc_in(class_of(sizeof(ScheduledCallback)))) ScheduledCallback{std::move(fn)};
-}
+void* ScheduledCallback::operator new(std::size_t) { return alloc_in(class_of(sizeof(ScheduledCallback))); }
 
-void free_node(ScheduledCallback* n) noexcept {
-    n->fn.reset();  // first: destroying the captures may schedule or free other nodes
-    n->~ScheduledCallback();
-    free_block(n);
-}
+void ScheduledCallback::operator delete(void* p) noexcept { free_block(p); }
 
 }  // namespace bulb::detail

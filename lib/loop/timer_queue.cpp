@@ -28,7 +28,7 @@ void TimerQueue::push(ScheduledCallback* node, std::int64_t when_ns) {
 void TimerQueue::drop(ScheduledCallback* node) noexcept {
     node->loop = nullptr;
     --size_;
-    release(node);
+    node->release_ref();
 }
 
 void TimerQueue::reserve_due(std::size_t more) {

@@ -132,7 +132,7 @@ void TimerQueue::take_due(std::int64_t end_ns, Sink&& sink) {
         node->loop = nullptr;
         --size_;
         if (node->cancelled)
-            release(node);
+            node->release_ref();
         else
             sink(node);
     }

@@ -3,7 +3,7 @@
 # coroutine layer itself (include/bulb/coro.hpp, include/bulb/coro/, lib/coro*) -- and the
 # protocols library below it (protocols/, except its coroutine adapters in
 # protocols/include/bulb/protocols/coro/) never include <coroutine> or a coro header, so a user
-# of the callback API pays nothing for coroutines (DESIGN.md, "Layers").
+# of the callback API pays nothing for coroutines (docs/design.md, "Layers").
 # usage: no_coro_in_core.sh SOURCE_ROOT
 set -euo pipefail
 cd "$1"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The 'coro-protocols-public-only' test: the coroutine layer (lib/coro/) and the protocols
-# library (protocols/) use only bulb's public headers (DESIGN.md: "if they need a back door, the
+# library (protocols/) use only bulb's public headers (docs/design.md: "if they need a back door, the
 # core API is missing something"). A quoted include must name a file of the same layer; an
 # angle include must not reach the library's private headers (lib/ is on the library's include
 # path) nor libevent/OpenSSL.

@@ -28,16 +28,12 @@ namespace detail {
 /// Bookkeeping shared by gather()'s children and the awaiting task: how many children are left,
 /// the first failure, the parent's wake-up. Heap-allocated once per gather and counted (the gather
 /// frame and the done callbacks of Future inputs hold references); loop thread only.
-class BULB_API GatherState : public DoneHook, public Waiter {
+class BULB_API GatherState : public DoneHook, public Waiter, public Counted<GatherState> {
 public:
-    GatherState(EventLoop& loop, std::size_t children) noexcept : loop_(&loop), remaining_(children) {}
+    /// Born with one reference, the gather frame's (GatherOwner).
+    GatherState(EventLoop& loop, std::size_t children) noexcept : loop_(&loop), remaining_(children) { add_ref(); }
     GatherState(const GatherState&) = delete;
     GatherState& operator=(const GatherState&) = delete;
-
-    void retain() noexcept { ++refs_; }
-    void release() noexcept {
-        if (--refs_ == 0) delete this;
-    }
 
     /// A child finished; `error` is its exception (CancelledError included), null on success.
     /// The first failure cancels the other children; the last child wakes the parent.
@@ -54,6 +50,7 @@ public:
     void abandon() noexcept;
 
 protected:
+    friend class Counted<GatherState>;
     virtual ~GatherState();
     virtual void cancel_children(const std::string& message) noexcept = 0;
     virtual void detach_children() noexcept = 0;
@@ -61,7 +58,6 @@ protected:
 private:
     EventLoop* loop_;
     std::size_t remaining_;
-    std::uint32_t refs_ = 1;
     bool abandoned_ = false;
     bool cancel_requested_ = false;
     std::string cancel_message_;
@@ -79,20 +75,7 @@ struct GatherAwait {
 };
 
 /// A counted reference to a GatherState (held by Future inputs' done callbacks).
-class GatherRef {
-public:
-    explicit GatherRef(GatherState* s) noexcept : s_(s) { s_->retain(); }
-    GatherRef(GatherRef&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-    GatherRef(const GatherRef&) = delete;
-    GatherRef& operator=(const GatherRef&) = delete;
-    ~GatherRef() {
-        if (s_) s_->release();
-    }
-    GatherState* operator->() const noexcept { return s_; }
-
-private:
-    GatherState* s_;
-};
+using GatherRef = RefPtr<GatherState>;
 
 /// The error a finished future holds: its exception, CancelledError, or null.
 template <class T>
@@ -117,7 +100,7 @@ struct GatherSlot<Task<T>> {
     GatherSlot() = default;
     GatherSlot(const GatherSlot&) = delete;
     ~GatherSlot() {
-        if (runner) runner->release();
+        if (runner) runner->release_ref();
     }
     void start(EventLoop& loop, Task<T>&& task, GatherState* state, std::size_t index) {
         runner = new TypedRunner<T>(loop, std::move(task));
@@ -225,7 +208,7 @@ public:
     GatherOwner& operator=(const GatherOwner&) = delete;
     ~GatherOwner() {
         s_->abandon();
-        s_->release();
+        s_->release_ref();
     }
     S* operator->() const noexcept { return s_; }
     S& operator*() const noexcept { return *s_; }

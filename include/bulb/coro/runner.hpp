@@ -38,6 +38,7 @@ protected:
 };
 
 class TaskRunner;
+struct RunnerList;
 
 /// Told synchronously when a task finishes (TaskRunner::set_done_hook): what gather() and TaskGroup
 /// use instead of a future done callback, so watching a child costs no allocation and no extra
@@ -56,9 +57,11 @@ protected:
 
 /// One scheduled task. Reference counted (loop thread only): the pending wake-up, whatever the task
 /// awaits, and handles hold references; the root frame is destroyed with the runner.
-class BULB_API TaskRunner : public Pooled {
+class BULB_API TaskRunner : public Pooled, public Counted<TaskRunner> {
 public:
-    explicit TaskRunner(EventLoop& loop) noexcept;
+    /// A runner born with one reference, its creator's (given back with release_ref(), or
+    /// adopted by a RunnerRef).
+    explicit TaskRunner(EventLoop& loop);
     TaskRunner(const TaskRunner&) = delete;
     TaskRunner& operator=(const TaskRunner&) = delete;
 
@@ -108,11 +111,6 @@ public:
     }
     bool has_done_hook() const noexcept { return done_hook_ != nullptr; }
 
-    void retain() noexcept { ++refs_; }
-    void release() noexcept {
-        if (--refs_ == 0) delete this;
-    }
-
     /// Every runner of `loop` that has not finished (asyncio.all_tasks), in creation order.
     template <class F>
     static void for_each_pending(EventLoop& loop, F&& fn);
@@ -121,6 +119,7 @@ public:
     void finish() noexcept;
 
 protected:
+    friend class Counted<TaskRunner>;
     virtual ~TaskRunner();
     /// Completes the task's future from the root frame; returns the error it was completed with
     /// (CancelledError included), null on success.
@@ -135,13 +134,13 @@ private:
     void interrupt_new_wait() noexcept;
     [[noreturn]] void throw_cancel();
 
+    int cancel_requests_ = 0;  // first: it shares the count's word
     EventLoop* loop_;
+    RunnerList* list_;  // the loop's pending tasks; null once the loop is gone
     std::coroutine_handle<> resume_point_;
     Waiter* waiter_ = nullptr;
     DoneHook* done_hook_ = nullptr;
     std::size_t hook_tag_ = 0;
-    std::uint32_t refs_ = 1;
-    int cancel_requests_ = 0;
     bool must_cancel_ = false;
     bool done_ = false;
 
@@ -155,24 +154,7 @@ private:
 };
 
 /// An owning reference to a runner.
-class RunnerRef {
-public:
-    struct adopt_t {};
-    explicit RunnerRef(TaskRunner* r) noexcept : r_(r) { r_->retain(); }
-    /// Takes over a reference the caller already holds.
-    RunnerRef(TaskRunner* r, adopt_t) noexcept : r_(r) {}
-    RunnerRef(const RunnerRef& o) noexcept : RunnerRef(o.r_) {}
-    RunnerRef(RunnerRef&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
-    RunnerRef& operator=(const RunnerRef&) = delete;
-    ~RunnerRef() {
-        if (r_) r_->release();
-    }
-    TaskRunner* operator->() const noexcept { return r_; }
-    TaskRunner* get() const noexcept { return r_; }
-
-private:
-    TaskRunner* r_;
-};
+using RunnerRef = RefPtr<TaskRunner>;
 
 /// Snapshot of a loop's pending runners (for for_each_pending).
 BULB_API std::size_t pending_runners(EventLoop& loop, TaskRunner** out, std::size_t capacity);

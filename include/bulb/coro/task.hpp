@@ -257,7 +257,7 @@ Future<T> create_task(EventLoop& loop, Task<T> task) {
     auto* runner = new detail::TypedRunner<T>(loop, std::move(task));
     Future<T> result = runner->future();
     runner->schedule_step();
-    runner->release();  // the scheduled step holds the runner now
+    runner->release_ref();  // the scheduled step holds the runner now
     return result;
 }
 

@@ -126,7 +126,7 @@ public:
     /// InvalidStateError naming `what` outside a task.
     void park(WaitNode& node, std::coroutine_handle<> h, const char* what) {
         TaskRunner& runner = TaskRunner::require_current(what);
-        runner.retain();
+        runner.add_ref();
         node.runner_ = &runner;
         node.holds_ref_ = true;
         node.state_ = WaitNode::State::waiting;
@@ -203,7 +203,7 @@ inline void WaitNode::wake_task() noexcept {
 inline void WaitNode::drop_ref() noexcept {
     if (holds_ref_) {
         holds_ref_ = false;
-        runner_->release();
+        runner_->release_ref();
     }
 }
 
