@@ -248,12 +248,26 @@ TEST_CASE("wait_for around a task group times out, cancels the children and rais
 }
 
 TEST_CASE("wait on an empty group returns at once") {
-    bulb::EventLoop loop;
+    // "At once": without going back to the loop. A callback queued before the wait must still
+    // be pending after it, and the task must be done within the first loop iterations.
+    bulb::EventLoop loop(virtual_clock());
+    int loop_callbacks = 0;
+    bool after_wait = false;
     auto main_task = [&]() -> bulb::Task<> {
+        loop.call_soon([&] { ++loop_callbacks; });
         bulb::TaskGroup group;
         co_await group.wait();
+        after_wait = true;
+        CHECK(loop_callbacks == 0);
     };
-    run(loop, main_task());
+    auto task = bulb::create_task(loop, main_task());
+    run_iterations(loop, 3);
+    CHECK(after_wait);
+    CHECK(task.done());
+    if (!task.done()) {  // a broken wait() suspended for ever: do not leave the task pending
+        task.cancel();
+        run_iterations(loop, 3);
+    }
 }
 
 }  // TEST_SUITE

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <bulb/bulb.hpp>
+
+#include "../support/loop_audit.hpp"
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -228,8 +230,10 @@ private:
     bool echo_, keep_;
 };
 
-/// The loop, run in slices until a condition holds.
-struct Fixture {
+/// The loop, run in slices until a condition holds; the harness audit (tests/support/loop_audit.hpp)
+/// runs when the test ends: no transport left, descriptors back to the baseline, exactly the
+/// declared exception-handler reports (none unless expect_reports/allow_reports).
+struct Fixture : bulb_test::LoopAudit {
     bulb::EventLoop loop;
     std::vector<std::string> exceptions;
 
@@ -238,6 +242,9 @@ struct Fixture {
             exceptions.push_back(c.message + ": " + (c.exception ? bulb::describe_exception(c.exception) : ""));
         });
     }
+    Fixture(const Fixture&) = delete;
+    Fixture& operator=(const Fixture&) = delete;
+    ~Fixture() { audit(loop, exceptions, [this](auto done) { run_until(done, std::chrono::milliseconds(500)); }); }
     void run_for(std::chrono::milliseconds d) {
         auto stopper = loop.call_later(d, [this] { loop.stop(); });
         loop.run_forever();

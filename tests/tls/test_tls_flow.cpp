@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// TLS flow control: a large transfer each way through an echo server, with pause_writing honoured.
+#include "tls_support.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+using namespace bulb_tls_test;
+
+TEST_SUITE("tls") {
+
+TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_writing honoured") {
+    constexpr std::size_t total = 16u << 20;
+    const std::string pattern = random_bytes(1 << 16, 3);
+    auto sr = std::make_shared<Record>();
+    auto server = wait(loop.create_server(factory(sr, true, false), "127.0.0.1", 0, [&] {
+        bulb::ServerOptions o;
+        o.tls = server_ctx();
+        return o;
+    }()));
+    auto r = std::make_shared<Record>();
+    std::size_t sent = 0;
+    bool mismatch = false, stalled = false;
+    int max_over = 0;
+    bulb::Transport* tp = nullptr;
+    auto pump = [&] {
+        while (sent < total && !r->paused) {
+            tp->write(bulb::as_bytes(std::string_view(pattern)));
+            sent += pattern.size();
+        }
+    };
+    auto conn = wait(loop.create_connection(
+        [&] {
+            auto p = std::make_unique<Recorder>(r, false, false);
+            p->on_data = [&](Record& rec, bulb::ByteView d) {
+                std::size_t start = rec.received - d.size();
+                for (std::size_t i = 0; i < d.size(); i += 997)
+                    if (static_cast<char>(d[i]) != pattern[(start + i) % pattern.size()]) mismatch = true;
+            };
+            p->on_resume = [&](Record&) { pump(); };
+            // Stop reading for a while once, so the echo side's writes back up too.
+            p->on_data = [&, check = p->on_data](Record& rec, bulb::ByteView d) {
+                check(rec, d);
+                if (!stalled && rec.received >= total / 4) {
+                    stalled = true;
+                    tp->pause_reading();
+                    loop.call_later(std::chrono::milliseconds(300), [&] { tp->resume_reading(); });
+                }
+            };
+            return p;
+        },
+        "127.0.0.1", server.sockets().at(0).port(), tls_connect(client_ctx())));
+    tp = conn.transport.get();
+    pump();
+    CHECK(r->paused);  // 16 MiB cannot fit under the default high-water mark
+    bool done = run_until([&] {
+        if (tp->get_write_buffer_size() > tp->get_write_buffer_limits().high + pattern.size()) ++max_over;
+        return r->received == total;
+    }, 120s);
+    CHECK_MESSAGE(done, "received " << r->received);
+    CHECK(sent == total);
+    CHECK(!mismatch);
+    CHECK(r->pauses >= 1);
+    CHECK(r->resumes == r->pauses);
+    CHECK(sr->pauses >= 1);  // the echo side was paused too (it stops reading meanwhile)
+    CHECK(sr->received == total);
+    CHECK(max_over == 0);
+    conn.transport->close();
+    CHECK(run_until([&] { return r->lost && sr->lost; }));
+    CHECK(!r->ec);
+    CHECK(!sr->ec);
+}
+
+}  // TEST_SUITE
