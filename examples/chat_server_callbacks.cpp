@@ -3,8 +3,8 @@
 /// The chat server written with the callback API: a line-framing Protocol per client.
 /// Same behaviour and options as chat_server (the streams version); see chat_room.hpp.
 ///
-///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]
-///                           [--tls-cert FILE --tls-key FILE]
+///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES]
+///                           [--max-behind SECONDS] [--motd TEXT] [--tls-cert FILE --tls-key FILE]
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
@@ -12,16 +12,19 @@
 #include <bulb/bulb.hpp>
 #include <bulb/protocols/line.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 
 class ChatClient : public bulb::protocols::LineProtocol, public ChatRoom::Member {
 public:
     ChatClient(ChatRoom& room, const ChatOptions& options)
-        : LineProtocol(options.max_line), room_(room), max_buffered_(options.max_backlog * (options.max_line + 64)) {}
+        : LineProtocol(options.max_line), room_(room), options_(options) {}
 
     void connection_made(bulb::Transport& t) override {
         LineProtocol::connection_made(t);
+        t.set_write_buffer_limits(std::min(t.get_write_buffer_limits().high, options_.full_at()));
         room_.join(*this);
     }
     void line_received(std::string_view line) override {
@@ -31,20 +34,42 @@ public:
         }
     }
     void line_too_long(std::size_t) override { send(ChatRoom::too_long(max_line_length())); }
-    void connection_lost(std::error_code) override { room_.leave(*this); }
+    void connection_lost(std::error_code) override {
+        behind_.cancel();
+        room_.leave(*this);
+    }
+    // Behind (write buffer above high water) for --max-behind without catching up: cut, logged.
+    void pause_writing() override {
+        behind_ = transport()->get_loop().call_later(options_.max_behind, [this] {
+            room_.leave(*this, "too slow");
+            cut("it did not catch up");
+        });
+    }
+    void resume_writing() override { behind_.cancel(); }
 
     // The outgoing queue is the transport's write buffer, bounded here.
     bool send(std::string_view line) override {
         if (transport()->is_closing()) return true;
-        if (transport()->get_write_buffer_size() > max_buffered_) return false;
+        if (transport()->get_write_buffer_size() > options_.max_queue_bytes()) return false;
         send_line(line);
         return true;
     }
-    void disconnect() override { transport()->abort(); }
+    void disconnect() override { cut("its queue is over the limit"); }
 
 private:
+    /// Aborts the connection, logging why (the room has already said "too slow").
+    void cut(const char* why) {
+        behind_.cancel();
+        auto peer = transport()->get_extra_info("peername");
+        std::fprintf(stderr, "chat_server_callbacks: cut %s (%s): %s; %zu bytes queued, --max-behind %.1f s\n",
+                     nick.empty() ? "(no nickname)" : nick.c_str(), peer ? peer->c_str() : "?", why,
+                     transport()->get_write_buffer_size(), std::chrono::duration<double>(options_.max_behind).count());
+        transport()->abort();
+    }
+
     ChatRoom& room_;
-    std::size_t max_buffered_;
+    const ChatOptions& options_;
+    bulb::TimerHandle behind_;
 };
 
 int main(int argc, char** argv) {
