@@ -4,6 +4,8 @@
 /// each server supplies the I/O in its own style through ChatRoom::Member.
 #pragma once
 
+#include "escape_controls.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -32,8 +34,12 @@ public:
         m.send("*** Welcome! Choose a nickname:");
     }
 
-    /// A line arrived from `m`. Returns false if `m` asked to quit.
-    bool on_line(Member& m, std::string_view line) {
+    /// A line arrived from `m`. Returns false if `m` asked to quit. Control characters in it
+    /// are escaped (escape_controls) before anyone sees it: nobody can drive others' terminals
+    /// (e.g. "\r" or ESC sequences forging a server notice).
+    bool on_line(Member& m, std::string_view raw) {
+        std::string text = escape_controls(raw);
+        std::string_view line = text;
         if (m.nick.empty()) return choose_nick(m, line), true;
         if (line.starts_with("/")) return command(m, line);
         broadcast(&m, m.nick + ": " + std::string(line));

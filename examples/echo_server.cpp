@@ -125,6 +125,10 @@ int main(int argc, char** argv) {
             s.host = argv[++i];
         } else if (arg == "--unix") {
             s.unix_path = argv[++i];
+            if (s.unix_path.empty()) {  // not "no --unix": say so rather than listen elsewhere
+                std::fputs("echo_server: --unix needs a path\n", stderr);
+                usage();
+            }
         } else if (arg == "--port") {
             char* end;
             long p = std::strtol(argv[++i], &end, 10);

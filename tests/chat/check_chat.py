@@ -4,7 +4,7 @@
 
 usage: check_chat.py CHAT_SERVER CHAT_CLIENT [TEST...]
 
-Tests: commands, long_line, slow, burst, stuck, client, socat, tls, tls_options (all when none is
+Tests: commands, long_line, slow, burst, stuck, controls, client, socat, tls, tls_options (all when none is
 named).
 Raw-socket clients check every protocol line; chat_client and socat are driven with piped stdin;
 the slow test has 20 clients, one of which never reads, exchanging 10,000 messages while the
@@ -128,7 +128,7 @@ class Client:
                 self.eof = not data
                 self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
+        return line.decode(errors="replace")
 
     def expect(self, want, timeout=TIMEOUT):
         got = self.line(timeout)
@@ -483,6 +483,46 @@ def test_stuck(exe, client_exe):
         raise
     logged = srv.stop(cuts=1)
     check(len(logged) == 1 and " cut stuck " in logged[0], f"the server logged {logged}")
+
+
+def test_controls(exe, client_exe):
+    """Control characters never reach another user's terminal: the server escapes them (\\xHH),
+    and chat_client escapes what a (hostile) server sends."""
+    srv = Server(exe)
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        a.sock.sendall("hi\r*** bob left\x1b[2J\x00 tab\there é✓ c1:\u009b bad:\xff\x7f\n".encode("utf-8")
+                       .replace("\xff".encode("utf-8"), b"\xff"))
+        b.expect("alice: hi\\x0D*** bob left\\x1B[2J\\x00 tab\there é✓ c1:\\xC2\\x9B bad:\\xFF\\x7F")
+        a.send("/me \x1b]0;owned\x07\n")
+        b.expect("* alice \\x1B]0;owned\\x07")
+        a.close()
+        b.expect("*** alice left")
+        b.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
+    # A server sending control characters to chat_client.
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    p = subprocess.Popen([client_exe, "--port", str(lsock.getsockname()[1])], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lsock.settimeout(TIMEOUT)
+        conn, _ = lsock.accept()
+        conn.sendall(b"plain\r\nfake\rnotice \x1b[31mred\x00\n\xc2\x85 last\n")
+        conn.close()
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        lsock.close()
+    check(p.returncode == 0 and err == b"", f"chat_client exited {p.returncode}, stderr {err!r}")
+    check(out == b"plain\nfake\\x0Dnotice \\x1B[31mred\\x00\n\\xC2\\x85 last\n", f"chat_client printed {out!r}")
 
 
 def done_min(state, sent):
@@ -870,6 +910,7 @@ def test_tls_options(exe, client_exe):
 
 
 TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow, "burst": test_burst,
+         "controls": test_controls,
          "stuck": test_stuck,
          "client": test_client, "socat": test_socat, "tls": test_tls, "tls_options": test_tls_options}
 
