@@ -10,6 +10,7 @@
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/idle_timer.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
 #include <bulb/protocol.hpp>
