@@ -24,6 +24,7 @@ struct ChatOptions {
     std::size_t max_line = 1024;       // longer lines get an error line
     std::size_t max_backlog = 1000;    // lines (of max_line bytes) queued for a client at most
     std::chrono::milliseconds max_behind{10000};  // a client not catching up for this long is cut
+    std::chrono::milliseconds idle_timeout{300000};  // a client silent this long is cut (0: never)
     std::string motd;
     std::optional<bulb::TlsContext> tls;
     /// The bytes queued for a client at most: max_backlog lines of max_line bytes, escaped
@@ -44,7 +45,7 @@ struct ChatOptions {
         auto usage = [&] {
             std::fprintf(stderr,
                          "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n"
-                         "       %*s [--max-behind SECONDS] %s\n",
+                         "       %*s [--max-behind SECONDS] [--idle-timeout SECONDS] %s\n",
                          program, static_cast<int>(std::string_view(program).size()), "", TlsFlags::server_usage);
             std::exit(2);
         };
@@ -54,10 +55,10 @@ struct ChatOptions {
             if (*s == '\0' || *s == '-' || *end != '\0' || v > max) usage();
             return v;
         };
-        auto seconds = [&](const char* s) {  // a positive number of seconds, fractions allowed
+        auto seconds = [&](const char* s, bool zero_ok = false) {  // seconds, fractions allowed
             char* end;
             double v = std::strtod(s, &end);
-            if (*s == '\0' || *end != '\0' || !(v > 0) || v > 1e6) usage();
+            if (*s == '\0' || *end != '\0' || !(v > 0 || (zero_ok && v == 0)) || v > 1e6) usage();
             return std::chrono::milliseconds(static_cast<long long>(v * 1000 + 0.5));
         };
         TlsFlags flags;
@@ -70,6 +71,7 @@ struct ChatOptions {
             else if (arg == "--max-line") o.max_line = number(value, 1 << 30);
             else if (arg == "--max-backlog") o.max_backlog = number(value, 1 << 30);
             else if (arg == "--max-behind") o.max_behind = seconds(value);
+            else if (arg == "--idle-timeout") o.idle_timeout = seconds(value, true);
             else if (arg == "--motd") o.motd = value;
             else if (arg == "--tls-cert") flags.cert = value;
             else if (arg == "--tls-key") flags.key = value;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,13 @@ public:
         if (it == members_.end()) return;
         members_.erase(it);
         broadcast(nullptr, "*** " + m.nick + " left" + (why.empty() ? "" : " (" + std::string(why) + ")"));
+    }
+
+    /// The line sent to a client that said nothing for `seconds` before it is disconnected.
+    static std::string idle(double seconds) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "*** idle for %g s: disconnecting", seconds);
+        return buf;
     }
 
     /// The line sent to a client whose line was longer than the limit.

@@ -4,13 +4,19 @@
 /// cuts the client if it stops reading. See chat_room.hpp for the protocol.
 ///
 ///     chat_server [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES]
-///                 [--max-behind SECONDS] [--motd TEXT] [--tls-cert FILE --tls-key FILE]
+///                 [--max-behind SECONDS] [--idle-timeout SECONDS] [--motd TEXT]
+///                 [--tls-cert FILE --tls-key FILE]
+///
+/// A client that sends no line for --idle-timeout seconds (default 300; 0: never) is told so
+/// and disconnected; one that does not read what the room sends for --max-behind seconds
+/// (default 10) is cut.
 ///
 /// With --tls-cert/--tls-key every client speaks TLS (chat_client --tls-ca CA.pem, or
 /// openssl s_client -quiet); a bad certificate or key file exits 1.
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
+#include "memory_return.hpp"
 
 #include <bulb/coro.hpp>
 
@@ -22,6 +28,9 @@
 
 static ChatOptions options;
 static ChatRoom* room;
+static MemoryReturn* memory;  // RSS back near the baseline after bursts
+/// The longest piece the reader buffers of a line (StreamOptions::limit); see serve_client.
+constexpr std::size_t reader_chunk = 64 * 1024;
 
 /// A client as the room sees it. Lines go straight to the transport's write buffer (sent at
 /// once while the client keeps up), bounded in bytes (--max-backlog lines of --max-line bytes).
@@ -117,41 +126,72 @@ private:
 static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter writer) {
     StreamMember me(writer);
     auto watching = bulb::create_task(me.watchdog());
+    // --idle-timeout: a client that sends no line for that long is told so and closed (the
+    // pending read then sees EOF).
+    bulb::IdleTimer idle(bulb::get_running_loop(), bulb::IdleLimits{.read = options.idle_timeout},
+                         [&](bulb::Idle) {
+                             idle.stop();
+                             me.send(ChatRoom::idle(std::chrono::duration<double>(options.idle_timeout).count()));
+                             room->leave(me, "idle");
+                             writer.close();
+                         });
+    idle.start();
     room->join(me);
     try {
-        bool skipping = false;  // inside an over-long line: dropped up to its "\n"
-        std::size_t drop = 0;   // bytes of it to drop now
+        // The reader's limit is at most reader_chunk: a longer line arrives in pieces, gathered
+        // in `line` (reserved once at --max-line, so memory holds it once, never doubled by
+        // growth), and an over-long one is dropped piece by piece up to its "\n". Peak memory
+        // for a newline-less flood is thus about --max-line, as in the callback server.
+        std::string line;
+        bool skipping = false;  // inside an over-long line
+        std::size_t piece_size = 0;
         for (;;) {
-            std::string line;
+            std::string piece;
+            bool complete = true;  // `piece` ends with the line's "\n"
             try {
-                line = co_await reader.readuntil("\n");
+                piece = co_await reader.readuntil("\n");
             } catch (const bulb::IncompleteReadError& e) {  // EOF; a last line may lack its "\n"
-                if (e.partial.empty() || skipping) break;
-                line = e.partial + "\n";
-            } catch (const bulb::LimitOverrunError& e) {
-                // Over the limit (the data stays buffered): drop what was scanned and keep
-                // dropping until the line's "\n", however long it is; one error per line.
-                if (!skipping) me.send(ChatRoom::too_long(options.max_line));
-                skipping = true;
-                drop = e.consumed;
+                if (skipping || (e.partial.empty() && line.empty())) break;
+                piece = e.partial + "\n";
+            } catch (const bulb::LimitOverrunError& e) {  // a piece of a long line (it stays buffered)
+                complete = false;
+                piece_size = e.consumed;
             }
-            if (drop != 0) {
-                co_await reader.readexactly(std::exchange(drop, 0));
+            if (!complete) piece = co_await reader.readexactly(std::exchange(piece_size, 0));
+            idle.on_read();
+            if (skipping) {
+                if (complete) {  // the end of the over-long line
+                    skipping = false;
+                    if (memory) memory->settle();
+                }
                 continue;
             }
-            if (skipping) {  // the end of the over-long line
-                skipping = false;
+            if (line.size() + piece.size() > options.max_line + (complete ? 1 : 0)) {
+                me.send(ChatRoom::too_long(options.max_line));  // one error per line
+                line = std::string();
+                skipping = !complete;
+                if (memory) memory->settle();
                 continue;
+            }
+            if (line.empty() && complete) {
+                line = std::move(piece);
+            } else {
+                if (line.empty()) line.reserve(options.max_line + 1);
+                line += piece;
+                if (!complete) continue;
             }
             line.pop_back();  // the "\n"
             if (!line.empty() && line.back() == '\r') line.pop_back();
             // Backpressure: no new line while a member cannot take it; the member's watchdog
             // cuts it if it stays so for --max-behind.
             while (StreamMember::anyone_full()) co_await StreamMember::progress().wait();
-            if (!room->on_line(me, line)) break;  // /quit
+            bool more = room->on_line(me, line);
+            line = std::string();  // a reserved long-line buffer is not kept
+            if (!more) break;  // /quit
         }
     } catch (const bulb::Error&) {  // connection reset
     }
+    idle.stop();
     room->leave(me);
     me.finish();  // the watchdog waits (bounded) for what is queued to go out, then stops
     co_await bulb::shield(watching);
@@ -160,21 +200,27 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
         co_await writer.wait_closed();
     } catch (const bulb::Error&) {  // it ended with an error: closed all the same
     }
+    if (memory) memory->settle();  // null once main_task has ended
 }
 
 static bulb::Task<> main_task() {
     bulb::StreamOptions so;
-    so.limit = options.max_line;  // readuntil's limit counts the line, not its "\n"
+    so.limit = std::min(options.max_line, reader_chunk);  // readuntil's limit counts the line, not its "\n"
     so.server.tls = options.tls;
     auto server = co_await bulb::start_server(serve_client, options.host, options.port, so);
-    for (auto& a : server.sockets())
-        std::printf("chat server listening on %s%s\n", a.to_string().c_str(), options.tls ? " (TLS)" : "");
-    std::fflush(stdout);
     auto& loop = bulb::get_running_loop();
+    MemoryReturn returner(loop);
+    memory = &returner;
+    struct Forget {
+        ~Forget() { memory = nullptr; }
+    } forget;  // client tasks cancelled after main_task may still finish
     bulb::Future<void> stop(loop);
     auto quit = [stop]() mutable { if (!stop.done()) stop.set_result(); };
     loop.add_signal_handler(SIGINT, quit);
     loop.add_signal_handler(SIGTERM, quit);
+    for (auto& a : server.sockets())  // after the handlers: whoever reads this may signal at once
+        std::printf("chat server listening on %s%s\n", a.to_string().c_str(), options.tls ? " (TLS)" : "");
+    std::fflush(stdout);
     co_await stop;
     server.close();
     server.close_clients();  // TLS clients get close_notify; those that never answer are cut

@@ -4,7 +4,8 @@
 /// Same behaviour and options as chat_server (the streams version); see chat_room.hpp.
 ///
 ///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES]
-///                           [--max-behind SECONDS] [--motd TEXT] [--tls-cert FILE --tls-key FILE]
+///                           [--max-behind SECONDS] [--idle-timeout SECONDS] [--motd TEXT]
+///                           [--tls-cert FILE --tls-key FILE]
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
@@ -16,26 +17,41 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 class ChatClient : public bulb::protocols::LineProtocol, public ChatRoom::Member {
 public:
     ChatClient(ChatRoom& room, const ChatOptions& options)
         : LineProtocol(options.max_line), room_(room), options_(options) {}
+    ~ChatClient() override { idle_.reset(); }
 
     void connection_made(bulb::Transport& t) override {
         LineProtocol::connection_made(t);
         t.set_write_buffer_limits(std::min(t.get_write_buffer_limits().high, options_.full_at()));
+        // --idle-timeout: a client that sends nothing for that long is told so and closed.
+        idle_.emplace(t.get_loop(), bulb::IdleLimits{.read = options_.idle_timeout}, [this](bulb::Idle) {
+            idle_->stop();
+            send(ChatRoom::idle(std::chrono::duration<double>(options_.idle_timeout).count()));
+            room_.leave(*this, "idle");
+            transport()->close();
+        });
+        idle_->start();
         room_.join(*this);
     }
     void line_received(std::string_view line) override {
+        idle_->on_read();
         if (!room_.on_line(*this, line)) {  // /quit
             room_.leave(*this);
             transport()->close();
         }
     }
-    void line_too_long(std::size_t) override { send(ChatRoom::too_long(max_line_length())); }
+    void line_too_long(std::size_t) override {
+        idle_->on_read();
+        send(ChatRoom::too_long(max_line_length()));
+    }
     void connection_lost(std::error_code) override {
         behind_.cancel();
+        if (idle_) idle_->stop();
         room_.leave(*this);
     }
     // Behind (write buffer above high water) for --max-behind without catching up: cut, logged.
@@ -70,6 +86,7 @@ private:
     ChatRoom& room_;
     const ChatOptions& options_;
     bulb::TimerHandle behind_;
+    std::optional<bulb::IdleTimer> idle_;  // made in connection_made (it needs the loop)
 };
 
 int main(int argc, char** argv) {

@@ -4,7 +4,7 @@
 
 usage: check_chat.py CHAT_SERVER CHAT_CLIENT [TEST...]
 
-Tests: commands, long_line, slow, burst, stuck, controls, client, socat, tls, tls_options (all when none is
+Tests: commands, long_line, slow, burst, stuck, controls, idle, client, socat, tls, tls_options (all when none is
 named).
 Raw-socket clients check every protocol line; chat_client and socat are driven with piped stdin;
 the slow test has 20 clients, one of which never reads, exchanging 10,000 messages while the
@@ -525,6 +525,42 @@ def test_controls(exe, client_exe):
     check(out == b"plain\nfake\\x0Dnotice \\x1B[31mred\\x00\n\\xC2\\x85 last\n", f"chat_client printed {out!r}")
 
 
+def test_idle(exe, client_exe):
+    """--idle-timeout: a member that sends no line for that long is told so, leaves and is
+    closed; one that keeps talking (or sends only part of a long line now and then) stays."""
+    srv = Server(exe, "--idle-timeout", "0.5")
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        t0 = time.monotonic()
+        for i in range(6):  # bob talks every 0.2 s for 1.2 s: never idle
+            time.sleep(0.2)
+            b.send(f"talk {i}\n")
+            if i == 1:
+                a.expect("bob: talk 0")
+        got = a.line()
+        while got.startswith("bob: "):
+            got = a.line()
+        idle_at = time.monotonic() - t0
+        check(got == "*** idle for 0.5 s: disconnecting", f"alice got {got!r}")
+        a.expect_eof()
+        check(0.45 <= idle_at < 1.5, f"alice was cut after {idle_at:.2f} s (limit 0.5 s)")
+        b.expect("*** alice left (idle)")
+        b.send("/list\n")
+        b.expect("*** users: bob")
+        b.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
+    # 0 turns it off; a negative or empty value is a usage error.
+    srv = Server(exe, "--idle-timeout", "0")
+    srv.stop()
+    for bad in ("-1", "", "x"):
+        p = subprocess.run([exe, "--port", "0", "--idle-timeout", bad], capture_output=True, text=True, timeout=10)
+        check(p.returncode == 2 and p.stderr.startswith("usage: "), f"--idle-timeout {bad!r}: exit {p.returncode}")
+
+
 def done_min(state, sent):
     """Messages the slowest reader has received, counting its own as received."""
     best = sent
@@ -910,7 +946,7 @@ def test_tls_options(exe, client_exe):
 
 
 TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow, "burst": test_burst,
-         "controls": test_controls,
+         "controls": test_controls, "idle": test_idle,
          "stuck": test_stuck,
          "client": test_client, "socat": test_socat, "tls": test_tls, "tls_options": test_tls_options}
 
