@@ -45,7 +45,10 @@ public:
         auto& t = writer_.transport();
         t.set_write_buffer_limits(std::min(t.get_write_buffer_limits().high, options.full_at()));
     }
-    ~StreamMember() override { std::erase(all(), this); }
+    ~StreamMember() override {
+        std::erase(all(), this);
+        pulse();  // senders waiting for this member re-check
+    }
 
     bool send(std::string_view line) override {
         if (writer_.is_closing()) return true;  // leaving anyway
