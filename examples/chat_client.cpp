@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// An interactive chat client: lines typed go to the server, lines from the server are printed.
-/// Reading stdin never blocks the loop. Exits on EOF (Ctrl-D), when the server closes, or after /quit.
+/// Reading stdin never blocks the loop. Control characters from the server are shown escaped
+/// (\xHH). Exits on EOF (Ctrl-D), when the server closes, or after /quit.
 ///
 ///     chat_client [--host HOST] [--port PORT] [--tls | --tls-ca FILE] [--tls-name NAME]
 ///
@@ -14,6 +15,7 @@
 /// prints what the server sends until it closes, and closes itself if the server has not
 /// within a few seconds.
 
+#include "escape_controls.hpp"
 #include "tls_flags.hpp"
 
 #include <bulb/coro.hpp>
@@ -139,6 +141,11 @@ static bulb::Task<bool> chat(std::string host, std::uint16_t port, std::optional
             server_left_first = !input.done() && !sent.input_ended && !sent.ended_with_quit();
             break;
         }
+        // Shown escaped (escape_controls): a server cannot drive this terminal either.
+        bool newline = line.back() == '\n';
+        if (newline) line.pop_back();
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        line = escape_controls(line) + (newline ? "\n" : "");
         std::fputs(line.c_str(), stdout);
         std::fflush(stdout);
     }

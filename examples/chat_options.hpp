@@ -7,7 +7,9 @@
 
 #include <bulb/error.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -20,9 +22,20 @@ struct ChatOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8888;
     std::size_t max_line = 1024;       // longer lines get an error line
-    std::size_t max_backlog = 1000;    // lines queued for a client before it is cut off
+    std::size_t max_backlog = 1000;    // lines (of max_line bytes) queued for a client at most
+    std::chrono::milliseconds max_behind{10000};  // a client not catching up for this long is cut
+    std::chrono::milliseconds idle_timeout{300000};  // a client silent this long is cut (0: never)
     std::string motd;
-    std::optional<bulb::TlsContext> tls;  // --tls-cert/--tls-key: every client speaks TLS
+    std::optional<bulb::TlsContext> tls;
+    /// The bytes queued for a client at most: max_backlog lines of max_line bytes, escaped
+    /// (up to 4 bytes per byte) and prefixed by a nickname.
+    std::size_t max_queue_bytes() const { return max_backlog * (max_line + 64); }
+    /// Queued bytes past which a client is "full": it has no room left for one more round of
+    /// the room (a broadcast and a reply), so senders wait for it.
+    std::size_t full_at() const {
+        std::size_t headroom = 2 * (4 * max_line + 64);
+        return std::max(max_queue_bytes() / 2, max_queue_bytes() - std::min(headroom, max_queue_bytes()));
+    }  // --tls-cert/--tls-key: every client speaks TLS
 
     /// Parses argv; wrong options print usage and exit 2. The TLS certificate and key are
     /// loaded here: an unreadable file or a key not matching its certificate prints the error
@@ -34,7 +47,7 @@ struct ChatOptions {
             if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", program, bad);
             std::fprintf(stderr,
                          "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n"
-                         "       %*s %s\n",
+                         "       %*s [--max-behind SECONDS] [--idle-timeout SECONDS] %s\n",
                          program, static_cast<int>(std::string_view(program).size()), "", TlsFlags::server_usage);
             std::exit(2);
         };
@@ -43,6 +56,12 @@ struct ChatOptions {
             unsigned long v = std::strtoul(s, &end, 10);
             if (*s == '\0' || *s == '-' || *end != '\0' || v > max) usage();
             return v;
+        };
+        auto seconds = [&](const char* s, bool zero_ok = false) {  // seconds, fractions allowed
+            char* end;
+            double v = std::strtod(s, &end);
+            if (*s == '\0' || *end != '\0' || !(v > 0 || (zero_ok && v == 0)) || v > 1e6) usage();
+            return std::chrono::milliseconds(static_cast<long long>(v * 1000 + 0.5));
         };
         TlsFlags flags;
         for (int i = 1; i < argc; ++i) {
@@ -54,6 +73,8 @@ struct ChatOptions {
             else if (arg == "--port") o.port = static_cast<std::uint16_t>(number(value, 65535));
             else if (arg == "--max-line") o.max_line = number(value, 1 << 30);
             else if (arg == "--max-backlog") o.max_backlog = number(value, 1 << 30);
+            else if (arg == "--max-behind") o.max_behind = seconds(value);
+            else if (arg == "--idle-timeout") o.idle_timeout = seconds(value, true);
             else if (arg == "--motd") o.motd = value;
             else if (arg == "--tls-cert") flags.cert = value;
             else if (arg == "--tls-key") flags.key = value;

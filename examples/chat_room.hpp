@@ -4,8 +4,11 @@
 /// each server supplies the I/O in its own style through ChatRoom::Member.
 #pragma once
 
+#include "escape_controls.hpp"
+
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,8 +35,12 @@ public:
         m.send("*** Welcome! Choose a nickname:");
     }
 
-    /// A line arrived from `m`. Returns false if `m` asked to quit.
-    bool on_line(Member& m, std::string_view line) {
+    /// A line arrived from `m`. Returns false if `m` asked to quit. Control characters in it
+    /// are escaped (escape_controls) before anyone sees it: nobody can drive others' terminals
+    /// (e.g. "\r" or ESC sequences forging a server notice).
+    bool on_line(Member& m, std::string_view raw) {
+        std::string text = escape_controls(raw);
+        std::string_view line = text;
         if (m.nick.empty()) return choose_nick(m, line), true;
         if (line.starts_with("/")) return command(m, line);
         broadcast(&m, m.nick + ": " + std::string(line));
@@ -46,6 +53,13 @@ public:
         if (it == members_.end()) return;
         members_.erase(it);
         broadcast(nullptr, "*** " + m.nick + " left" + (why.empty() ? "" : " (" + std::string(why) + ")"));
+    }
+
+    /// The line sent to a client that said nothing for `seconds` before it is disconnected.
+    static std::string idle(double seconds) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "*** idle for %g s: disconnecting", seconds);
+        return buf;
     }
 
     /// The line sent to a client whose line was longer than the limit.

@@ -172,6 +172,10 @@ int main(int argc, char** argv) {
             host = argv[++i];
         } else if (arg == "--unix") {
             unix_path = argv[++i];
+            if (unix_path.empty()) {  // not "no --unix": say so rather than listen elsewhere
+                std::fputs("echo_client: --unix needs a path\n", stderr);
+                usage();
+            }
         } else if (arg == "--message") {
             messages.emplace_back(argv[++i]);
         } else if (arg == "--port") {

@@ -3,8 +3,11 @@
 /// An echo server: every byte a client sends comes back. Two styles side by side: the callback
 /// API (a Protocol, the default) and coroutine streams (--streams); either one over TLS.
 ///
-///     echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams]
+///     echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] [--idle-timeout SECONDS]
 ///                 [--tls-cert FILE --tls-key FILE]
+///
+/// --idle-timeout closes a connection that has neither sent nor been sent anything for that
+/// long (default 0: never); with unsent echoes queued (the client stopped reading) it is reset.
 ///
 /// Listens on 127.0.0.1:8888 by default (--port 0: any free port) or on a Unix socket, prints
 /// one "listening on ADDRESS" line per socket, and on Ctrl-C or SIGTERM closes the server and
@@ -20,17 +23,45 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <sys/resource.h>
 
+/// --idle-timeout in effect (zero: none).
+static bulb::Duration idle_timeout{};
+
+/// Ends an idle connection: gracefully, unless echoes are stuck in its buffer.
+static void end_idle(bulb::Transport& t) {
+    if (t.get_write_buffer_size() > 0)
+        t.abort();
+    else
+        t.close();
+}
+
 class Echo : public bulb::Protocol {
     bulb::Transport* transport_ = nullptr;
+    std::optional<bulb::IdleTimer> idle_;  // with --idle-timeout
 
 public:
-    void connection_made(bulb::Transport& t) override { transport_ = &t; }
-    void data_received(bulb::ByteView data) override { transport_->write(data); }
+    void connection_made(bulb::Transport& t) override {
+        transport_ = &t;
+        if (idle_timeout > bulb::Duration::zero()) {
+            idle_.emplace(t.get_loop(), idle_timeout, [this](bulb::Idle) {
+                idle_->stop();
+                end_idle(*transport_);
+            });
+            idle_->start();
+        }
+    }
+    void data_received(bulb::ByteView data) override {
+        if (idle_) idle_->on_read();  // an echo is a write too: "all" idleness covers both
+        transport_->write(data);
+    }
+    void connection_lost(std::error_code) override {
+        if (idle_) idle_->stop();
+    }
     // Backpressure: a client that sends but does not read stops being read from.
     void pause_writing() override { transport_->pause_reading(); }
     void resume_writing() override { transport_->resume_reading(); }
@@ -39,10 +70,16 @@ public:
 
 // The same with streams: read what is there, write it back, wait while the client lags.
 static bulb::Task<> echo_stream(bulb::StreamReader reader, bulb::StreamWriter writer) {
+    bulb::IdleTimer idle(bulb::get_running_loop(), idle_timeout, [&writer, &idle](bulb::Idle) {
+        idle.stop();
+        end_idle(writer.transport());  // the pending read or drain then ends
+    });
+    idle.start();  // not with a zero --idle-timeout
     try {
         for (;;) {
             std::string data = co_await reader.read(64 * 1024);
             if (data.empty()) break;  // EOF
+            idle.on_read();
             writer.write(data);
             co_await writer.drain();
         }
@@ -69,7 +106,7 @@ static void raise_fd_limit() {
 
 [[noreturn]] static void usage(const char* bad = nullptr) {
     if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", "echo_server", bad);
-    std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] %s\n",
+    std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] [--idle-timeout SECONDS] %s\n",
                  TlsFlags::server_usage);
     std::exit(2);
 }
@@ -126,11 +163,20 @@ int main(int argc, char** argv) {
             s.host = argv[++i];
         } else if (arg == "--unix") {
             s.unix_path = argv[++i];
+            if (s.unix_path.empty()) {  // not "no --unix": say so rather than listen elsewhere
+                std::fputs("echo_server: --unix needs a path\n", stderr);
+                usage();
+            }
         } else if (arg == "--port") {
             char* end;
             long p = std::strtol(argv[++i], &end, 10);
             if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage(argv[i - 1]);
             s.port = static_cast<std::uint16_t>(p);
+        } else if (arg == "--idle-timeout") {
+            char* end;
+            double t = std::strtod(argv[++i], &end);
+            if (*argv[i] == '\0' || *end != '\0' || !(t >= 0) || t > 1e6) usage();
+            idle_timeout = std::chrono::duration_cast<bulb::Duration>(std::chrono::duration<double>(t));
         } else {
             usage(argv[i]);
         }

@@ -127,7 +127,10 @@ private:
                 attempts_.back().watch.start();
             } catch (const std::system_error& e) {
                 if (fd >= 0) ::close(fd);
-                errors_.push_back({e.code(), e.what()});
+                // The final Error adds the code's message once: keep only what was attempted.
+                std::string what = e.what(), suffix = ": " + e.code().message();
+                if (what.ends_with(suffix)) what.resize(what.size() - suffix.size());
+                errors_.push_back({e.code(), std::move(what)});
                 continue;
             }
             // Happy Eyeballs: give this attempt a head start, then race the next address too.

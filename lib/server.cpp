@@ -351,9 +351,13 @@ Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::strin
     auto addr = SocketAddress::from_unix_path(path);
     Future<Server> result(*this);
     struct stat st;
-    if (path[0] != '\0' && ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+    bool exists = path[0] != '\0' && ::stat(path.c_str(), &st) == 0;
+    if (exists && S_ISSOCK(st.st_mode))
         ::unlink(path.c_str());  // a stale socket from an earlier server (asyncio does the same)
     try {
+        if (exists && !S_ISSOCK(st.st_mode))  // bind() would say only "Address already in use"
+            throw Error(std::error_code(EEXIST, std::system_category()),
+                        "cannot listen on Unix socket " + path + ", which exists and is not a socket");
         int fd = detail::listen_on(addr, options);
         return detail::serve(*impl_, std::move(factory), {fd}, options, options.cleanup_socket ? path : std::string());
     } catch (...) {

@@ -13,6 +13,7 @@
 #include <bulb/getaddrinfo.hpp>
 #include <bulb/handle.hpp>
 #include <bulb/time.hpp>
+#include <bulb/idle_timer.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
 #include <bulb/pipe.hpp>

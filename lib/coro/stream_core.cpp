@@ -83,9 +83,12 @@ void StreamCore::throw_if_failed() const {
 
 std::string StreamCore::take(std::size_t n) {
     std::string out;
-    if (head_ == 0 && n >= buffer_.size()) {
-        // All of it: hand the buffer over instead of copying (read() of a whole message); an
-        // idle stream then holds no buffer either.
+    if (n >= buffer_.size() - head_ && (head_ == 0 || buffer_.size() - head_ >= big_take)) {
+        // All of it: hand the buffer over instead of copying (read() of a whole message, the
+        // drop of an over-long line); a big one first loses its consumed prefix in place, so
+        // memory never holds the data twice. An idle stream then holds no buffer either.
+        if (head_ > 0) buffer_.erase(0, head_);
+        head_ = 0;
         out = std::move(buffer_);
         buffer_ = std::string();
     } else {
@@ -94,7 +97,8 @@ std::string StreamCore::take(std::size_t n) {
         if (head_ == buffer_.size()) {
             buffer_.clear();
             head_ = 0;
-            if (buffer_.capacity() > 4 * limit_) buffer_.shrink_to_fit();
+            // Emptied: a buffer grown past a few reads' worth goes back to the allocator.
+            if (buffer_.capacity() > big_take) buffer_ = std::string();
         }
     }
     if (reading_paused_ && buffer().size() <= limit_ && transport_) {

@@ -56,6 +56,9 @@ private:
     TransportPtr transport_;
     std::string buffer_;
     std::size_t head_ = 0;  // consumed prefix of buffer_
+    // take() hands over (rather than copies) the rest of a buffer at least this big, and frees
+    // an emptied buffer whose capacity grew past it.
+    static constexpr std::size_t big_take = 256 * 1024;
     bool eof_ = false;
     bool reading_paused_ = false;
     std::exception_ptr error_;

@@ -4,7 +4,8 @@
 
 usage: check_chat.py CHAT_SERVER CHAT_CLIENT [TEST...]
 
-Tests: commands, long_line, slow, client, socat, tls, tls_options (all when none is named).
+Tests: commands, long_line, slow, burst, stuck, controls, idle, client, socat, tls, tls_options (all when none is
+named).
 Raw-socket clients check every protocol line; chat_client and socat are driven with piped stdin;
 the slow test has 20 clients, one of which never reads, exchanging 10,000 messages while the
 server's RSS stays bounded. The TLS tests make a throwaway CA and a certificate for localhost /
@@ -24,10 +25,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 LISTENING = re.compile(r"^chat server listening on (.+):(\d+)( \(TLS\))?$")
 TIMEOUT = 10.0
+CUT_LOG = re.compile(r"^chat_server(_callbacks)?: cut \S+ \(.*\): .*; \d+ bytes queued, --max-behind [\d.]+ s$")
 
 
 class CheckFailed(Exception):
@@ -65,7 +68,9 @@ class Server:
                     return int(line.split()[1])
         return 0
 
-    def stop(self):
+    def stop(self, cuts=0):
+        """Stops the server; `cuts` is how many "cut NICK" lines its stderr may hold (the
+        clients it cut for being too slow, one line each with the reason)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -77,7 +82,10 @@ class Server:
         self.errfile.seek(0)
         err = self.errfile.read().decode(errors="replace")
         check(rc == 0, f"server exited {rc}; stderr: {err}")
-        check(err == "", f"server wrote to stderr: {err}")
+        lines = err.splitlines()
+        logged = [x for x in lines if CUT_LOG.match(x)]
+        check(len(logged) == len(lines) and len(logged) <= cuts, f"server wrote to stderr: {err}")
+        return logged
 
 
 class Client:
@@ -120,7 +128,7 @@ class Client:
                 self.eof = not data
                 self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
+        return line.decode(errors="replace")
 
     def expect(self, want, timeout=TIMEOUT):
         got = self.line(timeout)
@@ -245,7 +253,7 @@ def test_long_line(exe, client_exe):
 
 
 def test_slow(exe, client_exe, clients=20, total=10000, window=200):
-    srv = Server(exe, "--max-backlog", "1000")
+    srv = Server(exe, "--max-backlog", "1000", "--max-behind", "2")
     try:
         time.sleep(0.1)
         base_rss = srv.rss_kib()
@@ -357,7 +365,200 @@ def test_slow(exe, client_exe, clients=20, total=10000, window=200):
     except BaseException:
         srv.proc.kill()
         raise
+    logged = srv.stop(cuts=1)
+    check(len(logged) == 1 and " cut stalled " in logged[0], f"the server logged {logged}")
+
+
+def read_lines(client, count, timeout=TIMEOUT):
+    """The next `count` lines of `client` (failing if it is disconnected first)."""
+    out = []
+    for _ in range(count):
+        line = client.line(timeout)
+        check(line is not None, f"disconnected after {len(out)} of {count} lines (last {out[-1:]})")
+        out.append(line)
+    return out
+
+
+def test_burst(exe, client_exe):
+    """One member sends a burst: a 2 KB packet of 1,001 lines, then 10,000 lines pasted through
+    chat_client. Every other member receives every line in order, and nobody is cut."""
+    srv = Server(exe)
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        c = login(srv.port, "carol", [a, b])
+        packet = "".join(f"{i % 10}\n" for i in range(1001))
+        check(len(packet) == 2002, "the packet is 2 KB")
+        a.send(packet)  # one send: one TCP segment on loopback
+        for x in (b, c):
+            got = read_lines(x, 1001)
+            check(got == [f"alice: {i % 10}" for i in range(1001)], f"a member got {got[:3]}...{got[-3:]}")
+        a.expect_silence()
+        b.send("still here\n")
+        a.expect("bob: still here")
+        c.expect("bob: still here")
+        # A 10,000-line paste through chat_client (stdin a file: read as fast as it can).
+        paste = "paster\n" + "".join(f"line {i} of the paste\n" for i in range(10000))
+        with tempfile.TemporaryFile() as f:
+            f.write(paste.encode())
+            f.seek(0)
+            p = subprocess.Popen([client_exe, "--port", str(srv.port)], stdin=f, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            try:
+                for x in (a, b, c):
+                    x.expect("*** paster joined")
+                for x in (a, b, c):
+                    got = read_lines(x, 10000)
+                    bad = [(i, g) for i, g in enumerate(got) if g != f"paster: line {i} of the paste"]
+                    check(not bad, f"a member got {bad[:3]}")
+                for x in (a, b, c):
+                    x.expect("*** paster left")
+                out, err = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        check(p.returncode == 0 and err == b"", f"chat_client exited {p.returncode}, stderr {err!r}")
+        a.send("/list\n")
+        a.expect("*** users: alice, bob, carol")
+        for x in (a, b, c):
+            x.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
     srv.stop()
+
+
+def test_stuck(exe, client_exe):
+    """A member that reads nothing while another floods the room: senders are held back (the
+    streams server) or the member's queue fills (callbacks); either way only the stuck member is
+    cut, within --max-behind, with the reason logged, and the readers get every line."""
+    srv = Server(exe, "--max-line", "200", "--max-backlog", "50", "--max-behind", "1")
+    try:
+        stuck = Client(srv.port, rcvbuf=4096)
+        stuck.expect("*** Welcome! Choose a nickname:")
+        stuck.send("stuck\n")
+        stuck.expect("*** you are stuck; commands: /nick NAME, /list, /me ACTION, /quit")
+        a = login(srv.port, "alice", [stuck])
+        b = login(srv.port, "bob", [stuck, a])
+        lines = 40000  # 8 MB: past what the kernel buffers for the stuck client
+        body = "x" * 190
+        data = "".join(f"{i:06d} {body}\n" for i in range(lines)).encode()
+        errors = []
+
+        def pump():
+            try:
+                a.sock.settimeout(30)
+                a.sock.sendall(data)
+            except OSError as e:
+                errors.append(e)
+        t0 = time.monotonic()
+        sender = threading.Thread(target=pump)
+        sender.start()
+        seen = 0
+        notices = []
+        while seen < lines:
+            line = b.line(20)
+            check(line is not None, f"bob was disconnected after {seen} lines")
+            if line.startswith("*** "):
+                notices.append(line)
+                continue
+            check(line == f"alice: {seen:06d} {body}", f"bob got {line[:40]!r} for line {seen}")
+            seen += 1
+        sender.join(30)
+        check(not errors, f"alice's sending failed: {errors}")
+        elapsed = time.monotonic() - t0
+        check(notices == ["*** stuck left (too slow)"], f"bob's notices: {notices}")
+        received = read_until_closed(stuck.sock)
+        check(len(received) < len(data) // 2, f"the stuck client received {len(received)} bytes")
+        log(f"  {lines} lines to bob in {elapsed:.1f} s; the stuck member got {len(received)} bytes, then was cut")
+        a.expect("*** stuck left (too slow)")
+        a.send("/list\n")
+        a.expect("*** users: alice, bob")
+        a.close()
+        b.expect("*** alice left")
+        b.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    logged = srv.stop(cuts=1)
+    check(len(logged) == 1 and " cut stuck " in logged[0], f"the server logged {logged}")
+
+
+def test_controls(exe, client_exe):
+    """Control characters never reach another user's terminal: the server escapes them (\\xHH),
+    and chat_client escapes what a (hostile) server sends."""
+    srv = Server(exe)
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        a.sock.sendall("hi\r*** bob left\x1b[2J\x00 tab\there é✓ c1:\u009b bad:\xff\x7f\n".encode("utf-8")
+                       .replace("\xff".encode("utf-8"), b"\xff"))
+        b.expect("alice: hi\\x0D*** bob left\\x1B[2J\\x00 tab\there é✓ c1:\\xC2\\x9B bad:\\xFF\\x7F")
+        a.send("/me \x1b]0;owned\x07\n")
+        b.expect("* alice \\x1B]0;owned\\x07")
+        a.close()
+        b.expect("*** alice left")
+        b.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
+    # A server sending control characters to chat_client.
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    p = subprocess.Popen([client_exe, "--port", str(lsock.getsockname()[1])], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lsock.settimeout(TIMEOUT)
+        conn, _ = lsock.accept()
+        conn.sendall(b"plain\r\nfake\rnotice \x1b[31mred\x00\n\xc2\x85 last\n")
+        conn.close()
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        lsock.close()
+    check(p.returncode == 0 and err == b"", f"chat_client exited {p.returncode}, stderr {err!r}")
+    check(out == b"plain\nfake\\x0Dnotice \\x1B[31mred\\x00\n\\xC2\\x85 last\n", f"chat_client printed {out!r}")
+
+
+def test_idle(exe, client_exe):
+    """--idle-timeout: a member that sends no line for that long is told so, leaves and is
+    closed; one that keeps talking (or sends only part of a long line now and then) stays."""
+    srv = Server(exe, "--idle-timeout", "0.5")
+    try:
+        a = login(srv.port, "alice")
+        b = login(srv.port, "bob", [a])
+        t0 = time.monotonic()
+        for i in range(6):  # bob talks every 0.2 s for 1.2 s: never idle
+            time.sleep(0.2)
+            b.send(f"talk {i}\n")
+            if i == 1:
+                a.expect("bob: talk 0")
+        got = a.line()
+        while got.startswith("bob: "):
+            got = a.line()
+        idle_at = time.monotonic() - t0
+        check(got == "*** idle for 0.5 s: disconnecting", f"alice got {got!r}")
+        a.expect_eof()
+        check(0.45 <= idle_at < 1.5, f"alice was cut after {idle_at:.2f} s (limit 0.5 s)")
+        b.expect("*** alice left (idle)")
+        b.send("/list\n")
+        b.expect("*** users: bob")
+        b.close()
+    except BaseException:
+        srv.proc.kill()
+        raise
+    srv.stop()
+    # 0 turns it off; a negative or empty value is a usage error.
+    srv = Server(exe, "--idle-timeout", "0")
+    srv.stop()
+    for bad in ("-1", "", "x"):
+        p = subprocess.run([exe, "--port", "0", "--idle-timeout", bad], capture_output=True, text=True, timeout=10)
+        check(p.returncode == 2 and p.stderr.startswith("usage: "), f"--idle-timeout {bad!r}: exit {p.returncode}")
 
 
 def done_min(state, sent):
@@ -746,7 +947,9 @@ def test_tls_options(exe, client_exe):
                   f"chat_client {' '.join(args)} exited {p.returncode}, stderr {p.stderr!r}")
 
 
-TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow,
+TESTS = {"commands": test_commands, "long_line": test_long_line, "slow": test_slow, "burst": test_burst,
+         "controls": test_controls, "idle": test_idle,
+         "stuck": test_stuck,
          "client": test_client, "socat": test_socat, "tls": test_tls, "tls_options": test_tls_options}
 
 

@@ -200,7 +200,7 @@ def test_server_tcp(exe, _client, _stress):
         server.kill()
 
 
-def test_server_unix(exe, _client, _stress):
+def test_server_unix(exe, client, _stress):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "echo.sock")
         clients_against(["--unix", path],
@@ -219,6 +219,25 @@ def test_server_unix(exe, _client, _stress):
         finally:
             server.kill()
         log("  stale socket file replaced: ok")
+        # An empty path is an error, not "no --unix" (which would listen on TCP).
+        for prog in (exe, client):
+            p = run([prog, "--unix", ""], rc=2, timeout=10)
+            name = os.path.basename(prog).encode()
+            check(p.stderr.startswith(name + b": --unix needs a path\nusage: ") and p.stdout == b"",
+                  f"--unix '': {p.stderr!r} {p.stdout!r}")
+        # A regular file is not replaced, and the message says what is wrong with it.
+        regular = os.path.join(d, "notes.txt")
+        with open(regular, "w") as f:
+            f.write("keep me\n")
+        p = run([exe, "--unix", regular], rc=1, timeout=10)
+        check(p.stderr.decode() == f"echo_server: cannot listen on Unix socket {regular}, which exists and is "
+                                   "not a socket: File exists\n", f"--unix on a file: {p.stderr!r}")
+        check(open(regular).read() == "keep me\n", "the regular file was changed")
+        # A client connecting to a missing socket says why once.
+        p = run([client, "--unix", path], rc=1, timeout=10)
+        check(p.stderr.decode() == f"echo_client: connect to {path}: No such file or directory\n",
+              f"echo_client --unix MISSING: {p.stderr!r}")
+        log("  --unix '': exit 2; --unix FILE: exit 1 (not a socket); missing socket: one message: ok")
 
 
 def test_server_signals(exe, _client, _stress):
