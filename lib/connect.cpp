@@ -2,11 +2,11 @@
 /// @file
 /// Outgoing connections: resolution off the loop, every address tried in order, Happy Eyeballs
 /// (RFC 8305) between families, a local address, an overall timeout, and accepted sockets.
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "resolver.hpp"
 #include "socket_util.hpp"
 #include "stream_transport.hpp"
-#include "tls_protocol.hpp"
+#include "tls/tls_protocol.hpp"
 
 #include <bulb/options.hpp>
 

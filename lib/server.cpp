@@ -3,11 +3,11 @@
 /// Servers: binding and listening, the accept loop, Server's handle, EventLoop::create_server.
 #include "server_impl.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "resolver.hpp"
 #include "socket_util.hpp"
 #include "stream_transport.hpp"
-#include "tls_protocol.hpp"
+#include "tls/tls_protocol.hpp"
 
 #include <event2/event.h>
 

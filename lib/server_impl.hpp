@@ -7,8 +7,8 @@
 #include <bulb/protocol.hpp>
 #include <bulb/server.hpp>
 
-#include "io_watcher.hpp"
-#include "loop_resource.hpp"
+#include "loop/io_watcher.hpp"
+#include "loop/loop_resource.hpp"
 
 #include <string>
 #include <sys/types.h>

@@ -4,7 +4,7 @@
 /// flow control, half-close, close/abort and the exactly-once connection_lost.
 #include "stream_transport.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "server_impl.hpp"
 #include "socket_util.hpp"
 

@@ -7,8 +7,8 @@
 #include <bulb/future.hpp>
 #include <bulb/transport.hpp>
 
-#include "io_watcher.hpp"
-#include "loop_resource.hpp"
+#include "loop/io_watcher.hpp"
+#include "loop/loop_resource.hpp"
 #include "write_buffer.hpp"
 
 #include <memory>

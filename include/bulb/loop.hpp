@@ -161,7 +161,7 @@ public:
     /// the future resolves with the new app-side transport after the handshake, or fails with
     /// the handshake error (the connection is then aborted). As in asyncio, the protocol may get
     /// data_received (TLS data that came with the handshake's last flight) before the future's
-    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls_protocol.cpp.
+    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls/tls_protocol.cpp.
     Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname = {}, std::string already_read = {});
 

@@ -68,7 +68,7 @@ public:
 
     /// True for server contexts.
     bool is_server() const noexcept;
-    /// Internal: the implementation (lib/tls_openssl.cpp).
+    /// Internal: the implementation (lib/tls/tls_openssl.cpp).
     struct Impl;
     const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
 

@@ -3,7 +3,7 @@
 /// EventLoop: the public face, forwarding to LoopImpl.
 #include <bulb/loop.hpp>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -4,7 +4,7 @@
 /// becomes inert once the connection is lost.
 #pragma once
 
-#include "tls_protocol.hpp"
+#include "tls/tls_protocol.hpp"
 
 namespace bulb::detail {
 

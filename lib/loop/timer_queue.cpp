@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// TimerQueue: the wheel of near deadlines, the heaps of far and late ones (timer_queue.hpp).
-#include "timer_queue.hpp"
+#include "loop/timer_queue.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// IoWatcher implementation.
-#include "io_watcher.hpp"
+#include "loop/io_watcher.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 #include <event2/event.h>
 

@@ -2,7 +2,7 @@
 /// @file
 /// The only file that calls OpenSSL: contexts, the engine (SSL over a BIO that reads and writes
 /// memory), error messages and certificate details.
-#include "tls_engine.hpp"
+#include "tls/tls_engine.hpp"
 
 #include <bulb/error.hpp>
 

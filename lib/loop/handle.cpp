@@ -23,7 +23,7 @@
 #include <bulb/handle.hpp>
 #include <bulb/small_alloc.hpp>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 #include <atomic>
 #include <cstdint>

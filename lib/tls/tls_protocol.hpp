@@ -12,7 +12,7 @@
 #include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>
 
-#include "tls_engine.hpp"
+#include "tls/tls_engine.hpp"
 
 #include <optional>
 

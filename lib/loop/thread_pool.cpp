@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// ThreadPool implementation.
-#include "thread_pool.hpp"
+#include "loop/thread_pool.hpp"
 
 #include <bulb/error.hpp>
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// TlsProtocol: handshake, record processing, app-side writes and flow control, bounded shutdown.
-#include "tls_protocol.hpp"
+#include "tls/tls_protocol.hpp"
 
 #include "stream_transport.hpp"
-#include "tls_transport.hpp"
+#include "tls/tls_transport.hpp"
 
 #include <bulb/loop.hpp>
 

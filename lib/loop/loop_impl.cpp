@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// LoopImpl: one iteration, timers, wake-ups, watchers, teardown.
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 #include <event2/event.h>
 

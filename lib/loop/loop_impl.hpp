@@ -5,10 +5,10 @@
 
 #include <bulb/loop.hpp>
 
-#include "loop_resource.hpp"
-#include "ring_queue.hpp"
-#include "thread_pool.hpp"
-#include "timer_queue.hpp"
+#include "loop/loop_resource.hpp"
+#include "loop/ring_queue.hpp"
+#include "loop/thread_pool.hpp"
+#include "loop/timer_queue.hpp"
 
 #include <cstddef>
 #include <cstdint>
