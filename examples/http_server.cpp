@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// http_server: bulb::http::Server (callback style) as a tool.
+///
+///     http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F]
+///
+/// Prints "listening on HOST:PORT". GET/HEAD /hello answers "Hello, world!" (text/plain);
+/// POST/PUT /upload reads the body (any framing) and answers "received N bytes". With --root,
+/// other GET/HEAD paths are files under DIR (read whole; directories, "..", "%" escapes, NUL
+/// and symlinks leading out of DIR give 404). SIGINT/SIGTERM shut down gracefully (5 s).
+#include <bulb/http/server.hpp>
+#include <bulb/loop.hpp>
+#include <bulb/tls_context.hpp>
+
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace {
+
+struct Settings {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string root;
+    std::string tls_cert;
+    std::string tls_key;
+};
+
+[[noreturn]] void usage(std::string_view bad = {}) {
+    if (!bad.empty()) std::fprintf(stderr, "http_server: unknown or incomplete option %.*s\n", int(bad.size()), bad.data());
+    std::fprintf(stderr, "usage: http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F]\n");
+    std::exit(2);
+}
+
+std::string_view mime_type(std::string_view path) {
+    std::size_t dot = path.rfind('.');
+    std::string_view ext = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    if (ext == "html" || ext == "htm") return "text/html; charset=utf-8";
+    if (ext == "txt") return "text/plain; charset=utf-8";
+    if (ext == "css") return "text/css";
+    if (ext == "js") return "text/javascript";
+    if (ext == "json") return "application/json";
+    if (ext == "png") return "image/png";
+    if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
+    if (ext == "gif") return "image/gif";
+    if (ext == "svg") return "image/svg+xml";
+    if (ext == "pdf") return "application/pdf";
+    return "application/octet-stream";
+}
+
+// The file under `root` that `path` names, or "" when it must not be served.
+std::string resolve(const std::string& root, std::string_view path) {
+    if (path.empty() || path[0] != '/' || path.find("..") != std::string_view::npos ||
+        path.find('%') != std::string_view::npos || path.find('\0') != std::string_view::npos)
+        return {};
+    std::string joined = root + std::string(path);
+    char real[PATH_MAX];
+    if (!realpath(joined.c_str(), real)) return {};
+    std::string r(real);
+    if (r.size() <= root.size() || r.compare(0, root.size(), root) != 0 || r[root.size()] != '/') return {};
+    return r;
+}
+
+void serve_file(bulb::http::Exchange& ex, const std::string& root) {
+    std::string file = resolve(root, ex.request().path());
+    std::ifstream in;
+    if (!file.empty()) in.open(file, std::ios::binary);
+    std::ostringstream data;
+    if (in) data << in.rdbuf();
+    if (file.empty() || !in) {
+        ex.respond(404, "not found\n");
+        return;
+    }
+    ex.respond(200, data.str(), mime_type(file));
+}
+
+void handle(bulb::http::Exchange& ex, const Settings& s) {
+    const auto& rq = ex.request();
+    bool get = rq.method == "GET" || rq.method == "HEAD";
+    if (rq.path() == "/hello") {
+        if (!get) return ex.respond(405, "method not allowed\n", "text/plain", {{"Allow", "GET, HEAD"}});
+        return ex.respond(200, "Hello, world!");
+    }
+    if (rq.path() == "/upload" && (rq.method == "POST" || rq.method == "PUT")) {
+        auto received = std::make_shared<std::uint64_t>(0);
+        ex.on_body([received](std::string_view piece) { *received += piece.size(); });
+        std::shared_ptr<bulb::http::Exchange> keep = ex.shared_from_this();
+        ex.on_end([keep, received](const bulb::http::Fields&) {
+            keep->respond(200, "received " + std::to_string(*received) + " bytes\n");
+        });
+        return;
+    }
+    if (get && !s.root.empty()) return serve_file(ex, s.root);
+    ex.respond(404, "not found\n");
+}
+
+int serve(const Settings& s) {
+    bulb::EventLoop loop;
+    bulb::ServerOptions options;
+    if (!s.tls_cert.empty()) {
+        bulb::TlsServerOptions tls;
+        tls.alpn = {"http/1.1"};
+        options.tls = bulb::TlsContext::server(s.tls_cert, s.tls_key, tls);
+    }
+    auto server = loop.run_until_complete(bulb::http::Server::create(
+        loop, [&s](bulb::http::Exchange& ex) { handle(ex, s); }, s.host, s.port, {}, options));
+    loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
+    loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
+    for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());
+    std::fflush(stdout);
+    loop.run_forever();
+    loop.remove_signal_handler(SIGINT);
+    loop.remove_signal_handler(SIGTERM);
+    loop.run_until_complete(server.shutdown(std::chrono::seconds(5)));
+    loop.close();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Settings s;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (i + 1 >= argc) usage(arg);
+        if (arg == "--host") {
+            s.host = argv[++i];
+        } else if (arg == "--port") {
+            char* end;
+            long p = std::strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage(arg);
+            s.port = static_cast<std::uint16_t>(p);
+        } else if (arg == "--root") {
+            s.root = argv[++i];
+        } else if (arg == "--tls-cert") {
+            s.tls_cert = argv[++i];
+        } else if (arg == "--tls-key") {
+            s.tls_key = argv[++i];
+        } else {
+            usage(arg);
+        }
+    }
+    if (s.tls_cert.empty() != s.tls_key.empty()) usage("--tls-cert/--tls-key (give both)");
+    if (!s.root.empty()) {
+        char real[PATH_MAX];
+        if (!realpath(s.root.c_str(), real)) {
+            std::fprintf(stderr, "http_server: --root %s: no such directory\n", s.root.c_str());
+            return 1;
+        }
+        s.root = real;
+    }
+    try {
+        return serve(s);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "http_server: %s\n", e.what());
+        return 1;
+    }
+}
