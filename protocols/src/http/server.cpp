@@ -83,7 +83,7 @@ public:
     }
     /// Whether the connection carries another request after the current one.
     bool keep_alive(const Exchange& ex) const noexcept {
-        return ex.head_.framing.keep_alive && !state_->shutting_down && !at_eof_ && !ex.head_.framing.upgrade;
+        return ex.head_.framing.keep_alive && !state_->shutting_down && !at_eof_;
     }
     void body_paused(bool paused) {
         body_paused_ = paused;
@@ -139,7 +139,9 @@ private:
     }
 
     void process() {
-        while (can_process()) {
+        for (;;) {
+            if (exchange_ && exchange_->finished_ && exchange_->request_done_) exchange_done();
+            if (!can_process()) break;
             std::optional<RequestEvent> event;
             try {
                 event = parser_.decode(buffer_);
@@ -156,7 +158,6 @@ private:
                 end_request(end->trailers);
             }
         }
-        if (exchange_ && exchange_->finished_ && exchange_->request_done_) exchange_done();
         arm_timer();
     }
 
