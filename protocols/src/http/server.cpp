@@ -59,10 +59,17 @@ public:
     void connection_lost(std::error_code) override {
         timer_.cancel();
         resume_.cancel();
-        if (exchange_) exchange_->connection_ = nullptr;
-        exchange_.reset();
+        std::shared_ptr<Exchange> ex = std::move(exchange_);
         unregister();
         transport_ = nullptr;
+        if (ex) {
+            ex->connection_ = nullptr;
+            ex->gone_ = true;
+            auto drain = std::move(ex->on_drain_);
+            auto close = std::move(ex->on_close_);
+            if (drain) drain();
+            if (close) close();
+        }
     }
     void pause_writing() override { writing_paused_ = true; }
     void resume_writing() override {
@@ -308,6 +315,11 @@ void Exchange::write_head(int status, const std::vector<Header>& headers, std::o
     if (!connection_) return;
     bool bodiless = status < 200 || status == 204 || status == 304;
     keep_ = connection_->keep_alive(*this) && status != 101;
+    bool says_close = false;
+    for (const auto& [name, value] : headers) {
+        if (iequals(name, "connection") && list_has_token(value, "close")) says_close = true;
+    }
+    if (says_close) keep_ = false;
     std::string out;
     out.reserve(128);
     out += "HTTP/1.1 ";
@@ -333,7 +345,7 @@ void Exchange::write_head(int status, const std::vector<Header>& headers, std::o
             keep_ = false;  // an HTTP/1.0 body of unknown length ends with the connection
         }
     }
-    if (status != 101) {
+    if (status != 101 && !says_close) {
         if (!keep_) {
             out += "Connection: close\r\n";
         } else if (head_.version_minor == 0) {

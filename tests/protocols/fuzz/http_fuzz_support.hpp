@@ -80,9 +80,14 @@ Run<typename Parser::Frame> run(Parser parser, std::string_view in, std::uint8_t
                 buffer.append(std::string_view(chunk));
             }
             while (auto ev = parser.decode(buffer)) record(*ev);
+            if (parser.upgrade_pending()) {
+                parser.accept_upgrade();  // the rest is tunnel data
+                while (auto ev = parser.decode(buffer)) record(*ev);
+            }
             buffer.keep();
-            if (parser.upgrade_pending()) parser.accept_upgrade();  // the rest is tunnel data
         }
+        if (parser.upgrade_pending()) parser.accept_upgrade();
+        while (auto ev = parser.decode(buffer)) record(*ev);
         while (auto ev = parser.decode_eof(buffer)) record(*ev);
     } catch (const ParseError& e) {
         if (e.status() < 400 || e.status() > 599) std::abort();

@@ -64,6 +64,12 @@ public:
     /// Called once when the write buffer drains after write_paused() was true.
     void on_drain(UniqueFunction<void()> fn) { on_drain_ = std::move(fn); }
 
+    /// Called once if the connection goes away before this exchange is over (request read and
+    /// response finished): waiting code wakes up (on_drain is called too).
+    void on_close(UniqueFunction<void()> fn) { on_close_ = std::move(fn); }
+    /// True once the connection went away before this exchange was over.
+    bool connection_gone() const noexcept { return gone_; }
+
     /// After write_head(101) (or a 2xx to CONNECT): hands the connection to `protocol`, which
     /// gets connection_made() and then the bytes that followed the request, inside this call.
     void accept_upgrade(std::unique_ptr<Protocol> protocol);
@@ -80,6 +86,8 @@ private:
     UniqueFunction<void(std::string_view)> on_body_;
     UniqueFunction<void(const Fields&)> on_end_;
     UniqueFunction<void()> on_drain_;
+    UniqueFunction<void()> on_close_;
+    bool gone_ = false;
     bool head_written_ = false;
     bool chunked_ = false;
     bool finished_ = false;
