@@ -6,9 +6,11 @@
 ///
 /// Prints "listening on HOST:PORT". GET/HEAD /hello answers "Hello, world!" (text/plain);
 /// POST/PUT /upload reads the body (any framing) and answers "received N bytes". With --root,
-/// other GET/HEAD paths are files under DIR (read whole; directories, "..", "%" escapes, NUL
-/// and symlinks leading out of DIR give 404). SIGINT/SIGTERM shut down gracefully (5 s).
+/// other paths are files under DIR through http::StaticFiles (Last-Modified, If-Modified-Since,
+/// one Range, MIME types; directories give 404, there is no index; "..", %2e%2e, NUL and
+/// symlinks leading out of DIR give 404). SIGINT/SIGTERM shut down gracefully (5 s).
 #include <bulb/http/server.hpp>
+#include <bulb/http/static_files.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/tls_context.hpp>
 
@@ -16,9 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -38,49 +38,7 @@ struct Settings {
     std::exit(2);
 }
 
-std::string_view mime_type(std::string_view path) {
-    std::size_t dot = path.rfind('.');
-    std::string_view ext = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
-    if (ext == "html" || ext == "htm") return "text/html; charset=utf-8";
-    if (ext == "txt") return "text/plain; charset=utf-8";
-    if (ext == "css") return "text/css";
-    if (ext == "js") return "text/javascript";
-    if (ext == "json") return "application/json";
-    if (ext == "png") return "image/png";
-    if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
-    if (ext == "gif") return "image/gif";
-    if (ext == "svg") return "image/svg+xml";
-    if (ext == "pdf") return "application/pdf";
-    return "application/octet-stream";
-}
-
-// The file under `root` that `path` names, or "" when it must not be served.
-std::string resolve(const std::string& root, std::string_view path) {
-    if (path.empty() || path[0] != '/' || path.find("..") != std::string_view::npos ||
-        path.find('%') != std::string_view::npos || path.find('\0') != std::string_view::npos)
-        return {};
-    std::string joined = root + std::string(path);
-    char real[PATH_MAX];
-    if (!realpath(joined.c_str(), real)) return {};
-    std::string r(real);
-    if (r.size() <= root.size() || r.compare(0, root.size(), root) != 0 || r[root.size()] != '/') return {};
-    return r;
-}
-
-void serve_file(bulb::http::Exchange& ex, const std::string& root) {
-    std::string file = resolve(root, ex.request().path());
-    std::ifstream in;
-    if (!file.empty()) in.open(file, std::ios::binary);
-    std::ostringstream data;
-    if (in) data << in.rdbuf();
-    if (file.empty() || !in) {
-        ex.respond(404, "not found\n");
-        return;
-    }
-    ex.respond(200, data.str(), mime_type(file));
-}
-
-void handle(bulb::http::Exchange& ex, const Settings& s) {
+void handle(bulb::http::Exchange& ex, const std::optional<bulb::http::StaticFiles>& files) {
     const auto& rq = ex.request();
     bool get = rq.method == "GET" || rq.method == "HEAD";
     if (rq.path() == "/hello") {
@@ -96,7 +54,7 @@ void handle(bulb::http::Exchange& ex, const Settings& s) {
         });
         return;
     }
-    if (get && !s.root.empty()) return serve_file(ex, s.root);
+    if (files) return files->serve(ex);
     ex.respond(404, "not found\n");
 }
 
@@ -108,8 +66,10 @@ int serve(const Settings& s) {
         tls.alpn = {"http/1.1"};
         options.tls = bulb::TlsContext::server(s.tls_cert, s.tls_key, tls);
     }
+    std::optional<bulb::http::StaticFiles> files;
+    if (!s.root.empty()) files.emplace(s.root);
     auto server = loop.run_until_complete(bulb::http::Server::create(
-        loop, [&s](bulb::http::Exchange& ex) { handle(ex, s); }, s.host, s.port, {}, options));
+        loop, [&files](bulb::http::Exchange& ex) { handle(ex, files); }, s.host, s.port, {}, options));
     loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
     loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
     for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());

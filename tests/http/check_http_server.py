@@ -82,7 +82,26 @@ try:
     check(out == "received 100000 bytes\n", "chunked upload with -T -: %r" % out)
     out, _ = curl(base + "/index.html")
     check(out == "<p>hi</p>\n", "a file under --root: %r" % out)
-    for bad in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/escape", "/"]:
+    big = os.path.join(root, "big.bin")
+    with open(big, "wb") as f:
+        f.write(bytes(range(256)) * 8192)  # 2 MiB
+    out = subprocess.run(["curl", "-s", "--max-time", "10", base + "/big.bin"], capture_output=True).stdout
+    check(out == bytes(range(256)) * 8192, "a 2 MiB file whole (%d bytes)" % len(out))
+    out, _ = curl("-s", "-i", "-r", "10-19", base + "/big.bin")
+    check("206 Partial Content" in out and "Content-Range: bytes 10-19/2097152" in out, "Range 10-19: %r" % out[:200])
+    out = subprocess.run(["curl", "-s", "-r", "-5", base + "/big.bin"], capture_output=True).stdout
+    check(out == bytes([251, 252, 253, 254, 255]), "suffix Range -5: %r" % out)
+    out, _ = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-r", "3000000-", base + "/big.bin")
+    check(out == "416", "unsatisfiable Range: %s" % out)
+    out, _ = curl("-s", "-I", base + "/index.html")
+    check("Last-Modified: " in out and "Content-Type: text/html; charset=utf-8" in out and "Content-Length: 10" in out,
+          "HEAD of a file: %r" % out)
+    out, _ = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-z", "Fri, 01 Jan 2100 00:00:00 GMT", base + "/index.html")
+    check(out == "304", "If-Modified-Since in the future: %s" % out)
+    out, _ = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", "-z", "Thu, 01 Jan 1970 00:00:01 GMT", base + "/index.html")
+    check(out == "200", "If-Modified-Since long ago: %s" % out)
+    for bad in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E/etc/passwd", "/escape", "/",
+                "/index.html%00.txt", "/..%2fetc/passwd"]:
         out, _ = curl("--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", base + bad)
         check(out == "404", "refused path %s: %s" % (bad, out))
 
