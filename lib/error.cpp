@@ -26,6 +26,7 @@ public:
             case errc::queue_empty: return "queue is empty";
             case errc::queue_full: return "queue is full";
             case errc::queue_shut_down: return "queue is shut down";
+            case errc::datagram_truncated: return "datagram larger than the receive buffer (truncated, not delivered)";
         }
         return "unknown bulb error " + std::to_string(ev);
     }

@@ -9,6 +9,7 @@
 #include <bulb/coro/await.hpp>
 #include <bulb/coro/awaitable.hpp>
 #include <bulb/coro/gather.hpp>
+#include <bulb/coro/process.hpp>
 #include <bulb/coro/queue.hpp>
 #include <bulb/coro/run.hpp>
 #include <bulb/coro/shield.hpp>

@@ -31,6 +31,7 @@ enum class errc {
     queue_empty,      ///< QueueEmpty (coro/queue.hpp)
     queue_full,       ///< QueueFull (coro/queue.hpp)
     queue_shut_down,  ///< QueueShutDown (coro/queue.hpp)
+    datagram_truncated,  ///< an inbound datagram was larger than the receive buffer (not delivered)
 };
 
 }  // namespace bulb

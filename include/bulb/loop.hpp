@@ -33,10 +33,19 @@ class Protocol;
 class Server;
 class TlsContext;
 class Transport;
+class DatagramProtocol;
+class DatagramTransport;
 struct Connection;
+struct DatagramConnection;
+struct DatagramEndpointOptions;
 struct ConnectOptions;
 struct ServerOptions;
+struct SubprocessConnection;
+struct SubprocessOptions;
+class SubprocessProtocol;
 using ProtocolFactory = UniqueFunction<std::unique_ptr<Protocol>()>;
+using SubprocessProtocolFactory = UniqueFunction<std::unique_ptr<SubprocessProtocol>()>;
+using DatagramProtocolFactory = UniqueFunction<std::unique_ptr<DatagramProtocol>()>;
 
 namespace detail {
 class LoopImpl;
@@ -47,6 +56,7 @@ struct ExceptionContext {
     std::string message;                   ///< what was happening, e.g. "Exception in callback"
     std::exception_ptr exception = nullptr;  ///< the exception, when there is one
     Transport* transport = nullptr;          ///< the transport involved, when there is one
+    DatagramTransport* datagram_transport = nullptr;  ///< the datagram endpoint involved, when there is one
 };
 
 /// Settings fixed when a loop is made.
@@ -164,6 +174,35 @@ public:
     /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls/tls_protocol.cpp.
     Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname = {}, std::string already_read = {});
+
+    // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
+    /// Wraps the read end of a pipe, FIFO, socket or character device; the transport owns `fd`.
+    /// Throws std::invalid_argument for a regular file or directory (epoll cannot watch them).
+    /// Resolves after connection_made() returned.
+    Future<Connection> connect_read_pipe(ProtocolFactory factory, int fd);
+    /// Wraps the write end of a pipe, FIFO, socket or character device; EPIPE arrives through
+    /// connection_lost, never as a SIGPIPE death.
+    Future<Connection> connect_write_pipe(ProtocolFactory factory, int fd);
+
+    // --- subprocesses (defined in lib/subprocess.cpp; see <bulb/subprocess.hpp>) -----------
+    /// Starts `argv` (argv[0] looked up in PATH unless it holds a '/'). Throws
+    /// std::invalid_argument for an empty argv, a nul byte in an argument or a bad option. The
+    /// future fails with bulb::Error carrying the child's errno when it cannot start (missing
+    /// program, no permission, bad cwd), else resolves after the protocol's connection_made().
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv,
+                                                 const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv);
+    /// Runs `cmd` with /bin/sh -c.
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd,
+                                                  const SubprocessOptions& options);
+    Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd);
+    /// Opens a UDP (IPv4, IPv6) or Unix datagram endpoint as `options` say (asyncio's
+    /// create_datagram_endpoint) with a protocol from `factory`. Resolves after connection_made()
+    /// returned; fails with bulb::Error naming the address when resolution, bind or connect
+    /// fails. Throws std::invalid_argument for contradictory options. Defined in
+    /// lib/datagram_endpoint.cpp; include <bulb/datagram.hpp> to use it.
+    Future<DatagramConnection> create_datagram_endpoint(DatagramProtocolFactory factory,
+                                                        const DatagramEndpointOptions& options);
 
     /// Transports of this loop not yet past connection_lost (for leak checks in tests).
     std::size_t transport_count() const noexcept;

@@ -3,10 +3,11 @@
 """examples/kv_server driven by the real redis-cli and redis-benchmark (package redis-tools) and by
 raw sockets, on 127.0.0.1 only.
 
-    check_kv_server.py CASE KV_SERVER
+    check_kv_server.py CASE KV_SERVER [SERVER_OPTION...]
 
-CASE: basic, errors, resp3, pipe, big_values, slow_reader, protocol_error, benchmark, expiry,
-options. Each starts its own server on port 0 and bounds itself to seconds.
+CASE: basic, errors, resp3, pipe, big_values, slow_reader, slow_reader_streams, protocol_error,
+benchmark, expiry, options. Each starts its own server on port 0 (with SERVER_OPTION..., e.g.
+--streams) and bounds itself to seconds.
 """
 import os
 import random
@@ -19,6 +20,7 @@ import tempfile
 import time
 
 KV = None
+KV_FLAGS = []
 
 
 def fail(msg):
@@ -34,7 +36,7 @@ def check(cond, msg):
 
 class Server:
     def __init__(self, *args):
-        self.proc = subprocess.Popen([KV, "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.proc = subprocess.Popen([KV, "--port", "0", *KV_FLAGS, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         line = self.proc.stdout.readline()
         m = re.match(r"listening on 127\.0\.0\.1:(\d+)$", line.strip())
@@ -71,7 +73,7 @@ class Server:
 
 
 def recv_until(sock, predicate, limit=10.0):
-    data = b""
+    data = bytearray()
     deadline = time.time() + limit
     while not predicate(data):
         if time.time() > deadline:
@@ -80,7 +82,7 @@ def recv_until(sock, predicate, limit=10.0):
         if not chunk:
             break
         data += chunk
-    return data
+    return bytes(data)
 
 
 def resp_command(*args):
@@ -236,6 +238,28 @@ def case_slow_reader():
                     r"\(over --max-output-buffer 4194304\)", err) is not None, f"the reason is logged: {err.strip()!r}")
 
 
+def case_slow_reader_streams():
+    # With --streams a client that does not read makes its task wait in drain(): the server
+    # buffers no more than the transport's high-water mark and nothing is lost.
+    s = Server()
+    s.cli("SET", "big", "x" * 100_000)
+    rss_before = s.rss_kib()
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", s.port))
+    count = 100  # 10 MB of replies
+    c.sendall(resp_command("GET", "big") * count)
+    time.sleep(1)
+    check(s.cli("PING") == "PONG", "other clients are served meanwhile")
+    rss_after = s.rss_kib()
+    check(rss_after - rss_before < 4 * 1024, f"server memory stayed bounded (+{rss_after - rss_before} KiB)")
+    reply = b"$100000\r\n" + b"x" * 100_000 + b"\r\n"
+    data = recv_until(c, lambda d: len(d) >= count * len(reply), limit=90)
+    check(data == reply * count, f"then all {count} replies arrive, none lost")
+    c.close()
+    s.stop()
+
+
 def case_protocol_error():
     s = Server()
     other = s.connect()
@@ -326,11 +350,12 @@ def case_options():
 
 
 def main():
-    global KV
-    if len(sys.argv) != 3:
+    global KV, KV_FLAGS
+    if len(sys.argv) < 3:
         print(__doc__)
         sys.exit(2)
     KV = os.path.abspath(sys.argv[2])
+    KV_FLAGS = sys.argv[3:]
     for tool in ("redis-cli", "redis-benchmark"):
         if shutil.which(tool) is None:
             fail(f"{tool} is missing (Debian package redis-tools; scripts/lib.sh installs it)")

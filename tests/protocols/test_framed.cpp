@@ -6,7 +6,7 @@
 #include <bulb/bulb.hpp>
 #include <bulb/coro.hpp>
 #include <bulb/protocols/framed_protocol.hpp>
-#include <bulb/protocols/framed_stream.hpp>
+#include <bulb/protocols/coro/framed_stream.hpp>
 #include <bulb/protocols/line.hpp>
 #include <bulb/protocols/line_codec.hpp>
 #include <bulb/protocols/netstring_codec.hpp>

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// FramedReader<Codec> / FramedWriter<Codec>: the codecs of codec.hpp over the streams layer
-/// (coroutine style). The same codec object type as FramedProtocol.
+/// (coroutine style), with the same codec objects as FramedProtocol. The coroutine adapters of
+/// libbulb-protocols live under <bulb/protocols/coro/>, above the coroutine layer.
 #pragma once
 
 #include <bulb/coro/async_generator.hpp>

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// spawn_child: posix_spawn with the child's descriptors, session, group and directory set up,
+/// every other descriptor closed, and the exec failure reported with the child's errno.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace bulb::detail {
+
+struct SpawnRequest {
+    std::vector<std::string> argv;
+    std::optional<std::vector<std::string>> env;
+    std::string cwd;
+    /// What becomes the child's 0, 1, 2: a descriptor of the parent, or -1 for the parent's own.
+    int stdio[3] = {-1, -1, -1};
+    std::vector<int> pass_fds;
+    bool new_session = false;
+    std::optional<pid_t> process_group;
+};
+
+/// Checks `req` (empty argv, nul bytes, env entries without '=', bad pass_fds): throws
+/// std::invalid_argument naming `who` and the bad value.
+void validate_spawn_request(const SpawnRequest& req, const char* who);
+
+/// Starts the child; returns its pid. Throws bulb::Error with the child's errno (system
+/// category) when exec, chdir or a descriptor action failed; the failed child was already reaped
+/// by posix_spawn.
+pid_t spawn_child(const SpawnRequest& req, const char* who);
+
+}  // namespace bulb::detail

@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// doctest's main for the subprocess tests.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
