@@ -5,7 +5,7 @@
 #include <bulb/datagram.hpp>
 
 #include "datagram_transport.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "resolver.hpp"
 #include "socket_util.hpp"
 

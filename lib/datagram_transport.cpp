@@ -4,7 +4,7 @@
 /// flow control, error_received for per-datagram errors and the exactly-once connection_lost.
 #include "datagram_transport.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "socket_util.hpp"
 
 #include <event2/event.h>

@@ -7,8 +7,8 @@
 #include <bulb/datagram_transport.hpp>
 #include <bulb/future.hpp>
 
-#include "io_watcher.hpp"
-#include "loop_resource.hpp"
+#include "loop/io_watcher.hpp"
+#include "loop/loop_resource.hpp"
 
 #include <deque>
 #include <memory>

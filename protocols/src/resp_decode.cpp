@@ -50,8 +50,28 @@ public:
     std::size_t pos = 0;   // where the next value starts
     std::size_t need = 0;  // when a parse stops short: the buffer size worth waiting for
 
-    // One value at pos (any type); false when more bytes are needed.
+    // One value at pos (any type), after the RESP3 attributes ('|') sent before it, which are
+    // read in a loop (a chain of them must not deepen the recursion); false when more bytes are
+    // needed.
     bool value(RespValue& out, std::size_t depth) {
+        std::vector<RespValue> attributes;
+        while (pos < in_.size() && in_[pos] == '|') {
+            if (depth + 1 > o_.max_depth) too_deep();
+            RespValue map;
+            if (!aggregate(map, '%', depth)) return false;
+            attributes.insert(attributes.end(), std::make_move_iterator(map.elements.begin()),
+                              std::make_move_iterator(map.elements.end()));
+            if (attributes.size() > 2 * o_.max_aggregate_length)
+                over_limit("Protocol error: too many attributes", attributes.size() / 2, "max_aggregate_length",
+                           o_.max_aggregate_length);
+        }
+        if (!plain_value(out, depth)) return false;
+        out.attributes = std::move(attributes);
+        return true;
+    }
+
+    // One value at pos that is not an attribute.
+    bool plain_value(RespValue& out, std::size_t depth) {
         if (pos >= in_.size()) return more(pos + 1);
         const char type = in_[pos];
         switch (type) {
@@ -110,18 +130,6 @@ public:
             if (!ok) malformed("Protocol error: invalid big number '" + std::string(s.substr(0, 32)) + "'");
             out.type = RespType::big_number;
             out.text.assign(s);
-            return true;
-        }
-        case '|': {  // attributes, then the value they describe
-            if (depth + 1 > o_.max_depth) too_deep();
-            std::vector<RespValue> attributes;
-            RespValue map;
-            if (!aggregate(map, '%', depth)) return false;
-            attributes = std::move(map.elements);
-            if (!value(out, depth)) return false;
-            attributes.insert(attributes.end(), std::make_move_iterator(out.attributes.begin()),
-                              std::make_move_iterator(out.attributes.end()));
-            out.attributes = std::move(attributes);
             return true;
         }
         default: malformed("Protocol error: unknown RESP type byte '" + printable(type) + "'");

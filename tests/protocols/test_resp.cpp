@@ -221,3 +221,13 @@ TEST_CASE("RESP requests: any split gives the same commands (property, multibulk
     }
     check_any_split(RespCodec(requests), stream, commands, rng, 20);
 }
+
+TEST_CASE("RESP: a long chain of attributes neither recurses nor passes its limit unnoticed") {
+    std::string chain;
+    for (int i = 0; i < 100000; ++i) chain += "|1\r\n+k\r\n:1\r\n";
+    CHECK(error_of(chain + "+v\r\n", {.max_aggregate_length = 1000}) ==
+          "Protocol error: too many attributes (max_aggregate_length 1000)");
+    std::string empty_chain;
+    for (int i = 0; i < 100000; ++i) empty_chain += "|0\r\n";
+    CHECK(decode_one(empty_chain + "+v\r\n") == V::simple_string("v"));
+}
