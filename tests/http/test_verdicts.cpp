@@ -103,6 +103,8 @@ std::vector<Verdict> table() {
         // Limits (small_limits).
         {"request line too long", "GET /" + std::string(70, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414, 0},
         {"header section too large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(130, 'b') + "\r\n\r\n", 431, 0},
+        {"long request line ending in a bare LF", "GET /" + std::string(70, 'a') + " HTTP/1.1\nHost: a\r\n\r\n", 414, 0},
+        {"long field line ending in a bare LF", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(130, 'b') + "\n\r\n", 431, 0},
         {"too many fields", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431, 0},
         {"body too large", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 33\r\n\r\n", 413, 0},
         {"chunked body too large", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n11\r\n", 413, 1},

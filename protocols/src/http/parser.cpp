@@ -169,10 +169,17 @@ std::size_t MessageParser::find_head(std::string_view in, bool trailers) {
             head_scan_ = in.size();
             break;
         }
+        // Limits first, on the bytes before this LF: a parse fed fewer bytes would have stopped
+        // there already, so any split gives the same error.
+        if (!trailers && head_line_end_ == 0) {
+            if (lf > first_line_max + 1) fail_limit(414, "the first line", lf - 1, "max_request_line", first_line_max);
+        } else if (lf - head_line_end_ > options_.max_header_bytes) {
+            fail_limit(431, trailers ? "the trailer section" : "the header section", lf - head_line_end_,
+                       "max_header_bytes", options_.max_header_bytes);
+        }
         if (lf == 0 || in[lf - 1] != '\r') fail(400, "bare LF where CRLF is required");
         head_scan_ = lf + 1;
         if (!trailers && head_line_end_ == 0) {
-            if (lf - 1 > first_line_max) fail_limit(414, "the first line", lf - 1, "max_request_line", first_line_max);
             head_line_end_ = lf + 1;
             line_start_ = lf + 1;
             continue;
