@@ -2,13 +2,16 @@
 /// @file
 /// http_server: bulb::http::Server (callback style) as a tool.
 ///
-///     http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F]
+///     http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F] [--coro]
 ///
+/// --coro serves with coroutine handlers (http::serve, Task<Response>(Request&)) instead of
+/// the callback API; the answers are the same.
 /// Prints "listening on HOST:PORT". GET/HEAD /hello answers "Hello, world!" (text/plain);
 /// POST/PUT /upload reads the body (any framing) and answers "received N bytes". With --root,
 /// other paths are files under DIR through http::StaticFiles (Last-Modified, If-Modified-Since,
 /// one Range, MIME types; directories give 404, there is no index; "..", %2e%2e, NUL and
 /// symlinks leading out of DIR give 404). SIGINT/SIGTERM shut down gracefully (5 s).
+#include <bulb/http/coro_server.hpp>
 #include <bulb/http/server.hpp>
 #include <bulb/http/static_files.hpp>
 #include <bulb/loop.hpp>
@@ -30,11 +33,12 @@ struct Settings {
     std::string root;
     std::string tls_cert;
     std::string tls_key;
+    bool coro = false;
 };
 
 [[noreturn]] void usage(std::string_view bad = {}) {
     if (!bad.empty()) std::fprintf(stderr, "http_server: unknown or incomplete option %.*s\n", int(bad.size()), bad.data());
-    std::fprintf(stderr, "usage: http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F]\n");
+    std::fprintf(stderr, "usage: http_server [--host H] [--port N] [--root DIR] [--tls-cert F --tls-key F] [--coro]\n");
     std::exit(2);
 }
 
@@ -58,6 +62,31 @@ void handle(bulb::http::Exchange& ex, const std::optional<bulb::http::StaticFile
     ex.respond(404, "not found\n");
 }
 
+// The coroutine handler: the same answers as handle().
+bulb::Task<bulb::http::Response> handle_coro(bulb::http::Request& request,
+                                             const std::optional<bulb::http::StaticFiles>& files) {
+    const auto& rq = request.head();
+    bool get = rq.method == "GET" || rq.method == "HEAD";
+    if (rq.path() == "/hello") {
+        if (!get) {
+            bulb::http::Response r = bulb::http::Response::text(405, "method not allowed\n");
+            r.headers.emplace_back("Allow", "GET, HEAD");
+            co_return r;
+        }
+        co_return bulb::http::Response::text(200, "Hello, world!");
+    }
+    if (rq.path() == "/upload" && (rq.method == "POST" || rq.method == "PUT")) {
+        std::uint64_t received = 0;
+        while (auto piece = co_await request.read_some()) received += piece->size();
+        co_return bulb::http::Response::text(200, "received " + std::to_string(received) + " bytes\n");
+    }
+    if (files) {
+        files->serve(request.exchange());  // answers through the exchange; the empty Response is not sent
+        co_return bulb::http::Response{};
+    }
+    co_return bulb::http::Response::text(404, "not found\n");
+}
+
 int serve(const Settings& s) {
     bulb::EventLoop loop;
     bulb::ServerOptions options;
@@ -68,8 +97,12 @@ int serve(const Settings& s) {
     }
     std::optional<bulb::http::StaticFiles> files;
     if (!s.root.empty()) files.emplace(s.root);
-    auto server = loop.run_until_complete(bulb::http::Server::create(
-        loop, [&files](bulb::http::Exchange& ex) { handle(ex, files); }, s.host, s.port, {}, options));
+    auto server = loop.run_until_complete(
+        s.coro ? bulb::http::serve(
+                     loop, [&files](bulb::http::Request& r) { return handle_coro(r, files); }, s.host, s.port, {},
+                     options)
+               : bulb::http::Server::create(
+                     loop, [&files](bulb::http::Exchange& ex) { handle(ex, files); }, s.host, s.port, {}, options));
     loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
     loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
     for (auto& address : server.sockets()) std::printf("listening on %s\n", address.to_string().c_str());
@@ -88,6 +121,10 @@ int main(int argc, char** argv) {
     Settings s;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
+        if (arg == "--coro") {
+            s.coro = true;
+            continue;
+        }
         if (i + 1 >= argc) usage(arg);
         if (arg == "--host") {
             s.host = argv[++i];

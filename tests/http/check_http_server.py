@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Drives examples/http_server with curl (keep-alive, HEAD, --http1.0, chunked upload -T -,
+"""Drives examples/http_server (callback or, with --coro, coroutine handlers) with curl (keep-alive, HEAD, --http1.0, chunked upload -T -,
 TLS with --cacert) and raw sockets (pipelining in order, smuggling attempts: 400 + close and
-the following bytes never answered). Usage: check_http_server.py HTTP_SERVER"""
+the following bytes never answered). Usage: check_http_server.py HTTP_SERVER [--coro]"""
 import os
 import re
 import socket
@@ -11,6 +11,7 @@ import tempfile
 import time
 
 SERVER = sys.argv[1]
+EXTRA = sys.argv[2:]  # e.g. --coro: the same checks against the coroutine handlers
 failures = []
 
 
@@ -21,7 +22,7 @@ def check(cond, what):
 
 
 def start(*args):
-    p = subprocess.Popen([SERVER, "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([SERVER, "--port", "0", *EXTRA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     if not line.startswith("listening on "):
         p.kill()

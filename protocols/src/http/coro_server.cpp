@@ -82,11 +82,11 @@ struct DetachFeed {
         ex.on_body(UniqueFunction<void(std::string_view)>());
         ex.on_end(UniqueFunction<void(const Fields&)>());
         ex.on_close(UniqueFunction<void()>());
-        ex.on_drain(UniqueFunction<void()>());
+        // on_drain stays: drained() holds its own Event, and a FilePump may own it meanwhile.
     }
 };
 
-Task<void> run_handler(std::shared_ptr<CoroHandler> handler, std::shared_ptr<Request> request) {
+Task<void> run_handler(EventLoop* loop, std::shared_ptr<CoroHandler> handler, std::shared_ptr<Request> request) {
     Exchange& ex = request->exchange();
     DetachFeed detach{ex};
     Response response;
@@ -94,7 +94,7 @@ Task<void> run_handler(std::shared_ptr<CoroHandler> handler, std::shared_ptr<Req
         Task<Response> task = (*handler)(*request);
         response = co_await std::move(task);
     } catch (const std::exception&) {
-        ex.transport().get_loop().call_exception_handler(
+        loop->call_exception_handler(  // not ex.transport(): the connection may be gone
             {"Exception in an HTTP coroutine handler", std::current_exception(), nullptr});
         if (!ex.connection_gone() && !ex.finished()) {
             std::vector<Header> close{{"Connection", "close"}};
@@ -102,7 +102,7 @@ Task<void> run_handler(std::shared_ptr<CoroHandler> handler, std::shared_ptr<Req
         }
         co_return;
     }
-    if (ex.connection_gone() || ex.finished()) co_return;
+    if (ex.connection_gone() || ex.head_written()) co_return;  // answered through the exchange
     if (!response.stream) {
         ex.write_head(response.status, response.headers, response.body.size());
         ex.write(response.body);
@@ -128,7 +128,7 @@ Future<Server> serve(EventLoop& loop, CoroHandler handler, std::optional<std::st
     Handler on_request = [shared, l](Exchange& ex) {
         auto request = std::make_shared<Request>(ex.shared_from_this());
         RequestFeed::attach(request);
-        Task<void> task = run_handler(shared, request);
+        Task<void> task = run_handler(l, shared, request);
         create_task(*l, std::move(task));
     };
     return Server::create(loop, std::move(on_request), std::move(host), port, settings, options);

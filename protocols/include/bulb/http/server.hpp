@@ -59,6 +59,8 @@ public:
                  std::vector<Header> headers = {});
     /// True after finish().
     bool finished() const noexcept { return finished_; }
+    /// True once write_head() was called.
+    bool head_written() const noexcept { return head_written_; }
     /// The response's write buffer is above its high-water mark: wait for on_drain.
     bool write_paused() const noexcept;
     /// Called once when the write buffer drains after write_paused() was true.
@@ -74,7 +76,8 @@ public:
     /// gets connection_made() and then the bytes that followed the request, inside this call.
     void accept_upgrade(std::unique_ptr<Protocol> protocol);
 
-    /// The transport (peer address, TLS details through get_extra_info).
+    /// The transport (peer address, TLS details through get_extra_info). Only while
+    /// !connection_gone() and the exchange is not over.
     Transport& transport() const noexcept;
 
 private:
