@@ -4,7 +4,7 @@
 # What building and testing bulb needs on Debian 12 (readelf comes with g++ via binutils).
 # shellcheck disable=SC2034  # used by the scripts that source this file
 BULB_PACKAGES=(g++ meson ninja-build pkg-config libevent-dev doctest-dev socat netcat-openbsd redis-tools
-               openssl libssl-dev python3 ca-certificates clang libfuzzer-14-dev)
+               openssl libssl-dev python3 ca-certificates clang libfuzzer-14-dev curl)
 
 log() { printf '\n=== %s\n' "$*"; }
 
