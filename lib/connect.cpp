@@ -159,8 +159,8 @@ private:
             if (options_.tls) {  // the TLS layer resolves the future after its handshake
                 TlsSettings tls{*options_.tls, false, options_.server_hostname, options_.tls_handshake_timeout,
                                 options_.tls_shutdown_timeout};
-                protocol = wrap_tls(loop_.owner(), std::move(tls), std::move(protocol), *result_);
-                StreamTransport::create(loop_, fd, std::move(protocol), nullptr, std::nullopt);
+                auto wrapping = wrap_tls(loop_.owner(), std::move(tls), std::move(protocol), *result_);
+                StreamTransport::create(loop_, fd, std::move(wrapping.raw_protocol), nullptr, std::nullopt);
             } else {
                 StreamTransport::create(loop_, fd, std::move(protocol), nullptr, *result_);
             }
@@ -202,8 +202,11 @@ Future<Connection> connect_to(LoopImpl& loop, ProtocolFactory factory, const Con
                               Future<std::vector<SocketAddress>> addrs, bool interleave) {
     Future<Connection> result(loop.owner());
     RefPtr<Connector> connector(new Connector(loop, std::move(factory), options, result));
-    result.set_canceller([c = connector.get(), result](std::string msg) {
+    // The canceller holds the connector counted; the future drops it once done (and
+    // close_for_loop drops it if the loop closes first), so no cycle outlives the attempt.
+    result.set_canceller([connector, result](std::string msg) {
         auto r = result;  // set_canceller({}) destroys this lambda: use locals only after it
+        RefPtr<Connector> c = connector;
         c->finish_attempts();
         r.set_canceller({});
         return r.cancel(std::move(msg));
@@ -218,7 +221,7 @@ Future<Connection> connect_to(LoopImpl& loop, ProtocolFactory factory, const Con
             if (!result.done()) result.set_exception(std::current_exception());
         }
     });
-    // The future must not keep the connector (and its canceller's raw pointer) alive forever.
+    // The future's done callback unlists the connector from the loop.
     result.add_done_callback([connector] {
         connector->finish_attempts();
         connector->unlist();

@@ -49,6 +49,8 @@ public:
     void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
     WriteBufferLimits get_write_buffer_limits() const noexcept override { return limits_; }
     std::size_t get_write_buffer_size() const noexcept override { return buf_.size(); }
+    bool is_writing_paused() const noexcept override { return writing_paused_; }
+    const char* kind() const noexcept override { return "PipeTransport"; }
     SocketAddress get_peername() const override { return {}; }
     SocketAddress get_sockname() const override { return {}; }
     int get_fd() const noexcept override { return fd_; }

@@ -4,6 +4,10 @@
 #include <bulb/protocol.hpp>
 #include <bulb/transport.hpp>
 
+#include "protocol_call.hpp"
+
+#include <sys/socket.h>
+
 namespace bulb {
 
 Protocol::~Protocol() = default;
@@ -21,4 +25,38 @@ std::optional<std::string> Transport::get_extra_info(std::string_view name) cons
     return std::nullopt;
 }
 
+std::string Transport::describe() const {
+    std::string out = "<";
+    out += kind();
+    const int fd = get_fd();
+    if (fd < 0) {
+        out += " closed>";
+        return out;
+    }
+    out += " fd=" + std::to_string(fd);
+    // Addresses are best effort: a socket being torn down may no longer have them.
+    try {
+        if (auto local = get_sockname(); local.family() != AF_UNSPEC) out += " local=" + local.to_string();
+        if (auto peer = get_peername(); peer.family() != AF_UNSPEC) out += " peer=" + peer.to_string();
+    } catch (...) {
+    }
+    if (is_closing()) out += " closing";
+    out += ">";
+    return out;
+}
+
 }  // namespace bulb
+
+namespace bulb::detail {
+
+void report_callback_error(EventLoop& loop, Transport* transport, const char* callback,
+                           std::exception_ptr error) noexcept {
+    std::string message;
+    try {
+        message = std::string("Exception in protocol.") + callback + "()";
+    } catch (...) {  // out of memory: report what we can
+    }
+    loop.call_exception_handler({std::move(message), std::move(error), transport});
+}
+
+}  // namespace bulb::detail

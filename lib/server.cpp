@@ -93,12 +93,17 @@ void ServerImpl::on_acceptable(int listen_fd) noexcept {
         try {
             protocol = factory_();
             if (!protocol) throw std::invalid_argument("protocol factory returned null");
-            if (options_.tls)
-                protocol = wrap_tls(loop_.owner(),
-                                    TlsSettings{*options_.tls, true, {}, options_.tls_handshake_timeout,
-                                                options_.tls_shutdown_timeout},
-                                    std::move(protocol), std::nullopt);
-            StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
+            RefPtr<TlsTransport> tls;
+            if (options_.tls) {
+                auto wrapping = wrap_tls(loop_.owner(),
+                                         TlsSettings{*options_.tls, true, {}, options_.tls_handshake_timeout,
+                                                     options_.tls_shutdown_timeout},
+                                         std::move(protocol), std::nullopt);
+                tls = std::move(wrapping.transport);
+                protocol = std::move(wrapping.raw_protocol);
+            }
+            StreamTransport* t = StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
+            if (tls) clients_[t] = std::move(tls);
         } catch (...) {
             loop_.call_exception_handler({"Error creating a protocol for an accepted connection", std::current_exception()});
             ::close(fd);
@@ -150,21 +155,22 @@ void ServerImpl::close() {
 }
 
 void ServerImpl::close_clients() {
-    std::vector<TransportPtr> clients(clients_.begin(), clients_.end());
-    for (auto& t : clients) {
+    std::vector<std::pair<TransportPtr, RefPtr<TlsTransport>>> clients(clients_.begin(), clients_.end());
+    for (auto& [raw, tls] : clients) {
         // A TLS client is closed as its app would close it: close_notify after the buffered
         // data, bounded by the shutdown timeout (closing the socket under it is an unclean EOF).
         // One still in its handshake has no app yet: its socket is closed.
-        auto* tls = dynamic_cast<TlsProtocol*>(t->get_protocol());
         if (tls && tls->wrapped())
-            tls->app_close();
+            tls->close();
         else
-            t->close();
+            raw->close();
     }
 }
 
 void ServerImpl::abort_clients() {
-    std::vector<TransportPtr> clients(clients_.begin(), clients_.end());
+    std::vector<TransportPtr> clients;
+    clients.reserve(clients_.size());
+    for (auto& [raw, tls] : clients_) clients.emplace_back(raw);
     for (auto& t : clients) t->abort();
 }
 
@@ -186,7 +192,7 @@ Future<void> ServerImpl::serve_forever() {
 }
 
 void ServerImpl::attach(StreamTransport* t) {
-    clients_.insert(t);
+    clients_.emplace(t, nullptr);
     add_ref();  // each connection keeps its server alive
 }
 

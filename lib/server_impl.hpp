@@ -9,10 +9,11 @@
 
 #include "loop/io_watcher.hpp"
 #include "loop/loop_resource.hpp"
+#include "tls/tls_transport.hpp"
 
 #include <string>
 #include <sys/types.h>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 namespace bulb::detail {
@@ -60,7 +61,9 @@ private:
     std::string unix_path_;  // removed on close (cleanup_socket), if still our file:
     dev_t unix_dev_ = 0;     // the socket file's identity when we bound it (asyncio 3.13 compares
     ino_t unix_ino_ = 0;     // st_ino too, so a file another server put there since survives)
-    std::unordered_set<StreamTransport*> clients_;
+    // Each connection and, for a TLS server, the TLS transport its app sees (close_clients
+    // closes that one, so that close_notify is sent); counted, released when the connection goes.
+    std::unordered_map<StreamTransport*, RefPtr<TlsTransport>> clients_;
     std::vector<Future<void>> closed_waiters_;
     std::optional<Future<void>> serving_forever_;
     TimerHandle accept_retry_;

@@ -5,6 +5,7 @@
 #include "stream_transport.hpp"
 
 #include "loop/loop_impl.hpp"
+#include "protocol_call.hpp"
 #include "server_impl.hpp"
 #include "socket_util.hpp"
 
@@ -19,6 +20,13 @@
 #include <unistd.h>
 
 namespace bulb::detail {
+
+template <class Call>
+bool StreamTransport::call(const char* callback, Call&& fn) noexcept {
+    if (call_protocol(loop_.owner(), this, callback, std::forward<Call>(fn))) return true;
+    force_close(make_error_code(errc::protocol_callback_failed), true);  // as asyncio: the connection goes
+    return false;
+}
 
 StreamTransport* StreamTransport::create(LoopImpl& loop, int fd, std::unique_ptr<Protocol> protocol,
                                          ServerImpl* server, std::optional<Future<Connection>> waiter) {
@@ -46,10 +54,7 @@ StreamTransport::~StreamTransport() {
 EventLoop& StreamTransport::get_loop() const noexcept { return loop_.owner(); }
 
 void StreamTransport::on_connected(std::optional<Future<Connection>>& waiter) noexcept {
-    try {
-        protocol_->connection_made(*this);
-    } catch (...) {
-        loop_.call_exception_handler({"Exception in protocol.connection_made()", std::current_exception(), this});
+    if (!call_protocol(loop_.owner(), this, "connection_made", [&] { protocol_->connection_made(*this); })) {
         force_close(make_error_code(errc::protocol_callback_failed), true);
         if (waiter && !waiter->done())
             waiter->set_error(make_error_code(errc::protocol_callback_failed), "connection_made() failed");
@@ -77,12 +82,7 @@ void StreamTransport::on_readable() noexcept {
     BufferedProtocol* const bp = buffered();
     if (bp) {
         MutableByteView b;
-        try {
-            b = bp->get_buffer(256 * 1024);
-        } catch (...) {
-            callback_failed("Exception in protocol.get_buffer()");
-            return;
-        }
+        if (!call("get_buffer", [&] { b = bp->get_buffer(256 * 1024); })) return;
         if (b.empty()) {
             loop_.call_exception_handler({"protocol.get_buffer() returned an empty buffer", nullptr, this});
             force_close(make_error_code(errc::protocol_callback_failed), true);
@@ -95,14 +95,11 @@ void StreamTransport::on_readable() noexcept {
     }
     ssize_t n = ::recv(fd_, buf, cap, 0);
     if (n > 0) {
-        try {
-            if (bp)
-                bp->buffer_updated(static_cast<std::size_t>(n));
-            else
-                protocol_->data_received(ByteView(buf, static_cast<std::size_t>(n)));
-        } catch (...) {
-            callback_failed(bp ? "Exception in protocol.buffer_updated()" : "Exception in protocol.data_received()");
-        }
+        const auto got = static_cast<std::size_t>(n);
+        if (bp)
+            call("buffer_updated", [&] { bp->buffer_updated(got); });
+        else
+            call("data_received", [&] { protocol_->data_received(ByteView(buf, got)); });
     } else if (n == 0) {
         on_eof();
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -114,12 +111,7 @@ void StreamTransport::on_eof() noexcept {
     eof_received_ = true;
     read_watch_.stop();
     bool keep_open = false;
-    try {
-        keep_open = protocol_->eof_received();
-    } catch (...) {
-        callback_failed("Exception in protocol.eof_received()");
-        return;
-    }
+    if (!call("eof_received", [&] { keep_open = protocol_->eof_received(); })) return;
     if (!keep_open) close();
 }
 
@@ -278,21 +270,13 @@ void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, s
 void StreamTransport::maybe_pause_protocol() noexcept {
     if (writing_paused_ || !w_ || w_->buf.size() <= w_->limits.high || !protocol_) return;
     writing_paused_ = true;
-    try {
-        protocol_->pause_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.pause_writing()");
-    }
+    call("pause_writing", [&] { protocol_->pause_writing(); });
 }
 
 void StreamTransport::maybe_resume_protocol() noexcept {
     if (!writing_paused_ || (w_ && w_->buf.size() > w_->limits.low) || lost_scheduled_) return;
     writing_paused_ = false;
-    try {
-        protocol_->resume_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.resume_writing()");
-    }
+    call("resume_writing", [&] { protocol_->resume_writing(); });
 }
 
 // --- closing --------------------------------------------------------------------------------
@@ -314,10 +298,6 @@ void StreamTransport::close_for_loop() noexcept {
 
 void StreamTransport::fatal_error(std::error_code ec) noexcept { force_close(ec, false); }
 
-void StreamTransport::callback_failed(const char* what) noexcept {
-    loop_.call_exception_handler({what, std::current_exception(), this});
-    force_close(make_error_code(errc::protocol_callback_failed), true);
-}
 
 void StreamTransport::force_close(std::error_code ec, bool reset) noexcept {
     if (lost_scheduled_) return;
@@ -344,11 +324,7 @@ void StreamTransport::schedule_connection_lost(std::error_code ec) noexcept {
 }
 
 void StreamTransport::call_connection_lost(std::error_code ec) noexcept {
-    try {
-        protocol_->connection_lost(ec);
-    } catch (...) {
-        loop_.call_exception_handler({"Exception in protocol.connection_lost()", std::current_exception(), this});
-    }
+    call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(ec); });
     read_watch_.reset();
     if (w_) w_->watch.reset();
     if (fd_ >= 0) ::close(fd_);

@@ -48,8 +48,8 @@ public:
     EventLoop& get_loop() const noexcept override;
     std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) override;
     Protocol* get_protocol() const noexcept override { return protocol_.get(); }
-    /// pause_writing delivered, resume_writing not yet (start_tls carries it over).
-    bool writing_paused() const noexcept { return writing_paused_; }
+    bool is_writing_paused() const noexcept override { return writing_paused_; }
+    const char* kind() const noexcept override { return "StreamTransport"; }
 
     void close_for_loop() noexcept override;
 
@@ -71,7 +71,10 @@ private:
     void maybe_pause_protocol() noexcept;
     void maybe_resume_protocol() noexcept;
     void fatal_error(std::error_code ec) noexcept;
-    void callback_failed(const char* what) noexcept;
+    /// Invokes protocol callback `callback` through call_protocol(); a throw closes the
+    /// connection (reset, protocol_callback_failed). Returns false then.
+    template <class Call>
+    bool call(const char* callback, Call&& fn) noexcept;
     void force_close(std::error_code ec, bool reset) noexcept;
     void schedule_connection_lost(std::error_code ec) noexcept;
     void call_connection_lost(std::error_code ec) noexcept;

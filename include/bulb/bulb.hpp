@@ -11,6 +11,7 @@
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
 #include <bulb/handle.hpp>
+#include <bulb/time.hpp>
 #include <bulb/loop.hpp>
 #include <bulb/options.hpp>
 #include <bulb/pipe.hpp>

@@ -7,7 +7,7 @@
 #pragma once
 
 #include <bulb/loop.hpp>
-#include <bulb/small_alloc.hpp>
+#include <bulb/detail/pool.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -30,15 +30,12 @@ using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 BULB_API void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept;
 
 template <class T>
-struct FutureState {
+struct FutureState : Pooled {  // from the per-thread pools: a future per task, per executor call, ...
     enum class Status : std::uint8_t { pending, finished, cancelled };
 
     explicit FutureState(EventLoop& l) : loop(&l) {}
     FutureState(const FutureState&) = delete;
     FutureState& operator=(const FutureState&) = delete;
-    // From the per-thread pools: a future per task, per run_in_executor call, ...
-    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
-    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
     ~FutureState() {
         if (exception && !retrieved) report_unretrieved(loop, exception);
     }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <bulb/address.hpp>
-#include <bulb/handle.hpp>
+#include <bulb/time.hpp>
 #include <bulb/tls_context.hpp>
 
 #include <chrono>

@@ -81,6 +81,9 @@ public:
     virtual WriteBufferLimits get_write_buffer_limits() const noexcept = 0;
     /// Bytes buffered, not yet sent.
     virtual std::size_t get_write_buffer_size() const noexcept = 0;
+    /// True between the protocol's pause_writing() and its resume_writing() (the transport's own
+    /// record of what it told the protocol; start_tls carries it over to the TLS layer).
+    virtual bool is_writing_paused() const noexcept = 0;
 
     // --- information -----------------------------------------------------------------------
     /// The peer's address (AF_UNSPEC when unknown).
@@ -95,6 +98,11 @@ public:
     virtual std::optional<std::string> get_extra_info(std::string_view name) const;
     /// The loop the transport belongs to.
     virtual EventLoop& get_loop() const noexcept = 0;
+    /// What kind of transport this is, e.g. "StreamTransport", "TlsTransport".
+    virtual const char* kind() const noexcept = 0;
+    /// A one-line description for logs and exception reports, as asyncio's repr: kind, fd, local
+    /// and peer address, closing, e.g. `<StreamTransport fd=7 local=127.0.0.1:5000 peer=127.0.0.1:41234>`.
+    std::string describe() const;
 
     // --- protocol --------------------------------------------------------------------------
     /// Hands the connection to another protocol and returns the old one (STARTTLS, upgrades).

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <bulb/function.hpp>
-#include <bulb/handle.hpp>
+#include "loop/scheduled_callback.hpp"
 
 struct event;
 
@@ -32,7 +32,7 @@ public:
 
 private:
     event* ev_ = nullptr;
-    CallbackNode* node_ = nullptr;
+    ScheduledCallback* node_ = nullptr;
     bool active_ = false;
 };
 

@@ -2,6 +2,7 @@
 /// @file
 /// EventLoop: the public face, forwarding to LoopImpl.
 #include <bulb/loop.hpp>
+#include <bulb/transport.hpp>
 
 #include "loop/loop_impl.hpp"
 
@@ -71,19 +72,27 @@ bool EventLoop::is_closed() const noexcept { return impl_->is_closed(); }
 
 TimePoint EventLoop::time() const noexcept { return TimePoint(std::chrono::nanoseconds(impl_->now_ns())); }
 
-Handle EventLoop::call_soon(UniqueFunction<void()> fn) { return Handle(impl_->call_soon(std::move(fn))); }
+Handle EventLoop::call_soon(UniqueFunction<void()> fn) {
+    detail::ScheduledCallback* node = impl_->call_soon(std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return Handle(node, Handle::adopt_t{});
+}
 
 TimerHandle EventLoop::call_later(Duration delay, UniqueFunction<void()> fn) {
     // Saturating: call_later(Duration::max()) means "never", not a deadline wrapped into the past.
     std::int64_t when;
     if (__builtin_add_overflow(impl_->now_ns(), std::chrono::nanoseconds(delay).count(), &when))
         when = delay > Duration::zero() ? INT64_MAX : INT64_MIN;
-    return TimerHandle(impl_->call_at(when, std::move(fn)));
+    detail::ScheduledCallback* node = impl_->call_at(when, std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return TimerHandle(node, Handle::adopt_t{});
 }
 
 TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
-    return TimerHandle(impl_->call_at(ns, std::move(fn)));
+    detail::ScheduledCallback* node = impl_->call_at(ns, std::move(fn));
+    detail::retain(node);  // the handle's reference
+    return TimerHandle(node, Handle::adopt_t{});
 }
 
 void EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) { impl_->call_soon_threadsafe(std::move(fn)); }
@@ -108,6 +117,13 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) noexc
     std::fprintf(stderr, "bulb: %s\n", context.message.c_str());
     if (context.exception)
         std::fprintf(stderr, "  exception: %s\n", describe_exception(context.exception).c_str());
+    if (context.transport) {
+        try {
+            std::fprintf(stderr, "  transport: %s\n", context.transport->describe().c_str());
+        } catch (...) {
+            std::fprintf(stderr, "  transport: <%s>\n", context.transport->kind());
+        }
+    }
 }
 void EventLoop::set_debug(bool enabled) noexcept { impl_->debug_ = enabled; }
 bool EventLoop::get_debug() const noexcept { return impl_->debug_; }

@@ -94,16 +94,16 @@ void LoopImpl::check_open(const char* what) const {
     if (closed_) throw InvalidStateError(std::string(what) + ": Event loop is closed");
 }
 
-CallbackNode* LoopImpl::call_soon(UniqueFunction<void()>&& fn) {
+ScheduledCallback* LoopImpl::call_soon(UniqueFunction<void()>&& fn) {
     check_open("call_soon");
-    CallbackNode* node = alloc_node(std::move(fn));
+    ScheduledCallback* node = alloc_node(std::move(fn));
     ready_.push_back(node);  // the queue's reference is the node's initial one
     return node;
 }
 
-CallbackNode* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn) {
+ScheduledCallback* LoopImpl::call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn) {
     check_open("call_at");
-    CallbackNode* node = alloc_node(std::move(fn));
+    ScheduledCallback* node = alloc_node(std::move(fn));
     node->when = when_ns;
     node->loop = this;
     if (timers_.empty()) timers_.rebase(now_ns());
@@ -174,11 +174,11 @@ void LoopImpl::run_once() {
     if (virtual_clock_ && ready_.empty() && next) virtual_now_ = std::max(virtual_now_, *next);
 
     // A due timer's reference moves to the ready queue.
-    timers_.take_due(now_ns(), [this](CallbackNode* node) { ready_.push_back(node); });
+    timers_.take_due(now_ns(), [this](ScheduledCallback* node) { ready_.push_back(node); });
 
     // Only what was ready now: callbacks scheduled by these run next iteration.
     for (std::size_t n = ready_.size(); n > 0; --n) {
-        CallbackNode* node = ready_.pop_front();
+        ScheduledCallback* node = ready_.pop_front();
         if (node->cancelled)
             release(node);
         else
@@ -201,7 +201,7 @@ void LoopImpl::poll(std::int64_t timeout_ns) {
     event_base_loop(base_, EVLOOP_ONCE);
 }
 
-void LoopImpl::run_node(CallbackNode* node) noexcept {
+void LoopImpl::run_node(ScheduledCallback* node) noexcept {
     node->running = true;
     const std::int64_t start = debug_ ? monotonic_ns() : 0;
     try {
@@ -223,7 +223,7 @@ void LoopImpl::run_node(CallbackNode* node) noexcept {
 }
 
 void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
-    auto* node = static_cast<CallbackNode*>(arg);
+    auto* node = static_cast<ScheduledCallback*>(arg);
     if (node->cancelled) return;
     retain(node);
     node->loop->ready_.push_back(node);
@@ -231,7 +231,7 @@ void LoopImpl::dispatch_watch(int, short, void* arg) noexcept {
 
 void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn) {
     check_open("add watcher");
-    CallbackNode* node = alloc_node(std::move(fn));
+    ScheduledCallback* node = alloc_node(std::move(fn));
     node->persistent = true;
     node->loop = this;  // dispatch_watch finds the loop here; watchers are never among the timers
     event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::dispatch_watch, node);
@@ -331,11 +331,11 @@ void LoopImpl::drop_everything() noexcept {
         if (ready_.empty() && timers_.empty() && pending.empty()) break;
         pending.clear();
         while (!ready_.empty()) {
-            CallbackNode* node = ready_.pop_front();
+            ScheduledCallback* node = ready_.pop_front();
             node->fn.reset();
             release(node);
         }
-        timers_.clear([](CallbackNode* node) {
+        timers_.clear([](ScheduledCallback* node) {
             node->fn.reset();
             release(node);
         });

@@ -41,8 +41,8 @@ public:
     bool is_closed() const noexcept { return closed_; }
 
     std::int64_t now_ns() const noexcept;
-    CallbackNode* call_soon(UniqueFunction<void()>&& fn);
-    CallbackNode* call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn);
+    ScheduledCallback* call_soon(UniqueFunction<void()>&& fn);
+    ScheduledCallback* call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn);
     void call_soon_threadsafe(UniqueFunction<void()>&& fn);
     void submit_to_executor(UniqueFunction<void()>&& job);
 
@@ -72,19 +72,19 @@ public:
     static void dispatch_watch(int, short, void* arg) noexcept;
 
     /// One of the loop's timers was cancelled: counted so far timers are purged when mostly dead.
-    void timer_cancelled(const CallbackNode* node) noexcept { timers_.cancelled(node); }
+    void timer_cancelled(const ScheduledCallback* node) noexcept { timers_.cancelled(node); }
 
 private:
     struct Watch {
         event* ev;
-        CallbackNode* node;
+        ScheduledCallback* node;
     };
     using WatchMap = std::unordered_map<int, Watch>;
 
     void check_open(const char* what) const;
     void run_once();
     void poll(std::int64_t timeout_ns);
-    void run_node(CallbackNode* node) noexcept;
+    void run_node(ScheduledCallback* node) noexcept;
     void drain_threadsafe() noexcept;
     void add_watch(WatchMap& map, int key, short what, UniqueFunction<void()>&& fn);
     bool remove_watch(WatchMap& map, int key);
@@ -98,7 +98,7 @@ private:
     event* wake_ev_ = nullptr;
     int wake_fd_ = -1;
 
-    RingQueue<CallbackNode*> ready_;
+    RingQueue<ScheduledCallback*> ready_;
     TimerQueue timers_;
 
     bool virtual_clock_;

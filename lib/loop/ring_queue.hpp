@@ -3,6 +3,8 @@
 /// RingQueue: a growable FIFO of trivially copyable items (the loop's ready queue).
 #pragma once
 
+#include "loop/huge_pages.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,7 +12,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <sys/mman.h>
 
 namespace bulb::detail {
 
@@ -55,33 +56,19 @@ private:
     // From 2 MiB on, the buffer is mapped 2 MiB-aligned and advised MADV_HUGEPAGE: a fresh loop
     // that queues 1,000,000 callbacks faulted in its 2, 4 and 8 MiB buffers one 4 KiB page at a
     // time (3,500 faults, each microseconds in a VM); with transparent huge pages it takes seven.
-    static constexpr std::size_t huge_bytes = std::size_t(2) << 20;
+    // (Sanitizer builds take the same path.)
     static void* alloc_items(std::size_t bytes) {
-#if !defined(__SANITIZE_ADDRESS__)
-        if (bytes >= huge_bytes) {
-            void* raw = ::mmap(nullptr, bytes + huge_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (raw == MAP_FAILED) throw std::bad_alloc();
-            const auto start = reinterpret_cast<std::uintptr_t>(raw);
-            const auto base = (start + huge_bytes - 1) & ~std::uintptr_t(huge_bytes - 1);
-            if (base > start) ::munmap(raw, base - start);
-            if (start + huge_bytes > base) ::munmap(reinterpret_cast<void*>(base + bytes), start + huge_bytes - base);
-            ::madvise(reinterpret_cast<void*>(base), bytes, MADV_HUGEPAGE);  // a hint
-            return reinterpret_cast<void*>(base);
-        }
-#endif
+        if (bytes >= huge_page_bytes) return map_huge_aligned(bytes);  // a power of two: a multiple
         void* p = std::malloc(bytes);
         if (!p) throw std::bad_alloc();
         return p;
     }
     static void free_items(void* p, std::size_t bytes) noexcept {
         if (!p) return;
-#if !defined(__SANITIZE_ADDRESS__)
-        if (bytes >= huge_bytes) {
-            ::munmap(p, bytes);
-            return;
-        }
-#endif
-        std::free(p);
+        if (bytes >= huge_page_bytes)
+            unmap_huge(p, bytes);
+        else
+            std::free(p);
     }
 
     // The largest buffer of 64 KiB or more a queue of this thread let go, for the next queue
@@ -106,9 +93,7 @@ private:
             return;
         }
         free_items(spare.p, spare.bytes);
-#if !defined(__SANITIZE_ADDRESS__)
-        if (bytes >= huge_bytes) ::madvise(p, bytes, MADV_FREE);
-#endif
+        if (bytes >= huge_page_bytes) release_huge_pages(p, bytes);
         spare.p = p;
         spare.bytes = bytes;
     }

@@ -8,7 +8,7 @@
 
 namespace bulb::detail {
 
-void TimerQueue::push(CallbackNode* node, std::int64_t when_ns) {
+void TimerQueue::push(ScheduledCallback* node, std::int64_t when_ns) {
     const std::int64_t tk = tick(when_ns);
     if (tk > cur_ && tk - cur_ < slots) {
         if (!wheel_) wheel_ = std::make_unique<Nodes[]>(slots);
@@ -25,7 +25,7 @@ void TimerQueue::push(CallbackNode* node, std::int64_t when_ns) {
     ++size_;
 }
 
-void TimerQueue::drop(CallbackNode* node) noexcept {
+void TimerQueue::drop(ScheduledCallback* node) noexcept {
     node->loop = nullptr;
     --size_;
     release(node);
@@ -35,7 +35,7 @@ void TimerQueue::reserve_due(std::size_t more) {
     if (due_.size() + more > due_.capacity()) due_.reserve(std::max(due_.size() + more, 2 * due_.capacity()));
 }
 
-void TimerQueue::keep_live(CallbackNode* node) noexcept {
+void TimerQueue::keep_live(ScheduledCallback* node) noexcept {
     if (node->cancelled)
         drop(node);
     else
@@ -53,7 +53,7 @@ void TimerQueue::open_until(std::int64_t end_tick) {
     while (!far_.empty() && tick(far_.front().when) <= end_tick) {
         reserve_due(1);
         std::pop_heap(far_.begin(), far_.end(), Later());
-        CallbackNode* node = far_.back().node;
+        ScheduledCallback* node = far_.back().node;
         far_.pop_back();
         node->far_timer = false;
         if (node->cancelled) --far_cancelled_;
@@ -91,7 +91,7 @@ std::size_t bucket(std::int64_t when, std::int64_t lo, int shift) noexcept {
 
 void TimerQueue::sort_due(std::size_t from) {
     const std::size_t n = due_.size() - from;
-    CallbackNode** a = due_.data() + from;
+    ScheduledCallback** a = due_.data() + from;
     if (n > 32) {
         // Counting sort into about n/2 buckets of equal time spans (stable), which leaves each
         // node in a bucket of a few; the insertion sort below then has little left to move.
@@ -119,7 +119,7 @@ void TimerQueue::sort_due(std::size_t from) {
     }
     // Insertion sort, stable: a node moves only past strictly later deadlines.
     for (std::size_t i = 1; i < n; ++i) {
-        CallbackNode* x = a[i];
+        ScheduledCallback* x = a[i];
         std::size_t j = i;
         for (; j > 0 && a[j - 1]->when > x->when; --j) a[j] = a[j - 1];
         a[j] = x;
@@ -143,13 +143,13 @@ void TimerQueue::pop_first(bool late) noexcept {
 void TimerQueue::drop_dead_heads() noexcept {
     for (;;) {
         const bool late = late_first();
-        CallbackNode* node = first(late);
+        ScheduledCallback* node = first(late);
         if (!node || !node->cancelled) break;
         pop_first(late);
         drop(node);
     }
     while (!far_.empty() && far_.front().node->cancelled) {
-        CallbackNode* node = far_.front().node;
+        ScheduledCallback* node = far_.front().node;
         std::pop_heap(far_.begin(), far_.end(), Later());
         far_.pop_back();
         node->far_timer = false;
@@ -162,7 +162,7 @@ std::optional<std::int64_t> TimerQueue::next_deadline() {
     for (;;) {
         drop_dead_heads();
         // due_ and late_ hold only opened ticks, earlier than anything in the wheel or far_.
-        if (CallbackNode* node = first(late_first())) return node->when;
+        if (ScheduledCallback* node = first(late_first())) return node->when;
         if (size_ == 0) return std::nullopt;
         // Open the next tick holding timers ahead of time: the scan passes each slot once, and
         // its timers are sorted once. Timers pushed for earlier ticks meanwhile go to late_.

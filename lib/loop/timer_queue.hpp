@@ -18,7 +18,7 @@
 /// enter a batch first, the sort is stable, and late_'s timers of a tick came after its opening.
 #pragma once
 
-#include <bulb/handle.hpp>
+#include "loop/scheduled_callback.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -43,17 +43,17 @@ public:
         if (size_ == 0) cur_ = tick(now_ns) - 1;
     }
     /// Adds `node` (taking over one reference) due at `when_ns`.
-    void push(CallbackNode* node, std::int64_t when_ns);
-    /// `node`, one of its timers, was cancelled (CallbackNode::cancelled set). Counted when it
+    void push(ScheduledCallback* node, std::int64_t when_ns);
+    /// `node`, one of its timers, was cancelled (ScheduledCallback::cancelled set). Counted when it
     /// waits in the far heap, so that heap is purged when mostly dead.
-    void cancelled(const CallbackNode* node) noexcept {
+    void cancelled(const ScheduledCallback* node) noexcept {
         if (node->far_timer) ++far_cancelled_;
     }
 
     /// The earliest deadline of a live timer, or none. Drops cancelled timers it meets; may
     /// open the next slot holding timers early.
     std::optional<std::int64_t> next_deadline();
-    /// Hands every live timer due at `end_ns` or before, in order, to `sink(CallbackNode*)` with
+    /// Hands every live timer due at `end_ns` or before, in order, to `sink(ScheduledCallback*)` with
     /// its reference; releases the cancelled ones met on the way.
     template <class Sink>
     void take_due(std::int64_t end_ns, Sink&& sink);
@@ -70,7 +70,7 @@ private:
     struct Timer {
         std::int64_t when;
         std::uint64_t seq;
-        CallbackNode* node;
+        ScheduledCallback* node;
         bool operator<(const Timer& o) const noexcept {
             return when < o.when || (when == o.when && seq < o.seq);
         }
@@ -79,7 +79,7 @@ private:
     struct Later {
         bool operator()(const Timer& a, const Timer& b) const noexcept { return b < a; }
     };
-    using Nodes = std::vector<CallbackNode*>;
+    using Nodes = std::vector<ScheduledCallback*>;
     static constexpr int tick_shift = 20;  // 2^20 ns per slot
     static constexpr std::int64_t slots = 1024;
 
@@ -92,14 +92,14 @@ private:
     /// Room in due_ for `more` timers, so keep_live cannot throw half-way through a slot.
     void reserve_due(std::size_t more);
     /// Appends `node` to due_ if it is live, else releases it.
-    void keep_live(CallbackNode* node) noexcept;
-    void drop(CallbackNode* node) noexcept;
+    void keep_live(ScheduledCallback* node) noexcept;
+    void drop(ScheduledCallback* node) noexcept;
     /// Whether late_'s top comes before due_'s front (false when late_ is empty).
     bool late_first() const noexcept {
         return !late_.empty() && (due_head_ == due_.size() || late_.front().when < due_[due_head_]->when);
     }
     /// The next timer (due_'s front or late_'s top, as late_first() says), or null.
-    CallbackNode* first(bool late) const noexcept {
+    ScheduledCallback* first(bool late) const noexcept {
         if (late) return late_.front().node;
         return due_head_ < due_.size() ? due_[due_head_] : nullptr;
     }
@@ -126,7 +126,7 @@ void TimerQueue::take_due(std::int64_t end_ns, Sink&& sink) {
     open_until(tick(end_ns));
     for (;;) {
         const bool late = late_first();
-        CallbackNode* node = first(late);
+        ScheduledCallback* node = first(late);
         if (!node || node->when > end_ns) break;
         pop_first(late);
         node->loop = nullptr;
@@ -153,7 +153,7 @@ void TimerQueue::clear(Sink&& sink) {
             wheel_[std::size_t(i)].clear();
         }
     in_wheel_ = size_ = far_cancelled_ = 0;
-    for (CallbackNode* node : all) {
+    for (ScheduledCallback* node : all) {
         node->loop = nullptr;
         node->far_timer = false;
         sink(node);

@@ -15,18 +15,33 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace bulb {
+namespace {
+
+/// Deleter calling OpenSSL's own free function, so that every object has one owner.
+template <auto Free>
+struct OpenSslFree {
+    template <class T>
+    void operator()(T* p) const noexcept {
+        Free(p);
+    }
+};
+
+using SslCtxPtr = std::unique_ptr<SSL_CTX, OpenSslFree<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, OpenSslFree<SSL_free>>;
+using BioPtr = std::unique_ptr<BIO, OpenSslFree<BIO_free>>;
+using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES_free>>;
+
+}  // namespace
 
 struct TlsContext::Impl {
-    SSL_CTX* ctx = nullptr;
+    SslCtxPtr ctx;
     bool server = false;
     std::vector<unsigned char> alpn_wire;  // length-prefixed protocol list
-    std::map<std::string, SSL_CTX*> sni;   // per-name contexts (servers)
-    ~Impl() {
-        for (auto& [name, c] : sni) SSL_CTX_free(c);
-        if (ctx) SSL_CTX_free(ctx);
-    }
+    std::map<std::string, SslCtxPtr> sni;  // per-name contexts (servers)
 };
 
 namespace {
@@ -75,13 +90,14 @@ std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) 
     return wire;
 }
 
-SSL_CTX* new_ctx(bool server) {
-    SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-    if (!ctx) throw_ssl("SSL_CTX_new");
+SslCtxPtr new_ctx(bool server) {
+    SslCtxPtr owned(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+    if (!owned) throw_ssl("SSL_CTX_new");
+    SSL_CTX* ctx = owned.get();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-    return ctx;
+    return owned;
 }
 
 void load_chain(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
@@ -108,7 +124,7 @@ int select_sni(SSL* ssl, int*, void* arg) {
     const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name) return SSL_TLSEXT_ERR_NOACK;
     auto it = impl->sni.find(name);
-    if (it != impl->sni.end()) SSL_set_SSL_CTX(ssl, it->second);
+    if (it != impl->sni.end()) SSL_set_SSL_CTX(ssl, it->second.get());
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -120,16 +136,15 @@ BIO_METHOD* engine_bio_method();
 class OpenSslEngine final : public detail::TlsEngine {
 public:
     OpenSslEngine(const TlsContext& ctx, bool server_side, const std::string& hostname) : ctx_(ctx.impl()) {
-        ssl_ = SSL_new(ctx_->ctx);
+        owned_ssl_.reset(SSL_new(ctx_->ctx.get()));
+        ssl_ = owned_ssl_.get();
         if (!ssl_) throw_ssl("SSL_new");
-        BIO* bio = BIO_new(engine_bio_method());
-        if (!bio) {
-            SSL_free(ssl_);
-            throw_ssl("BIO_new");
-        }
-        BIO_set_data(bio, this);
-        BIO_set_init(bio, 1);
-        SSL_set_bio(ssl_, bio, bio);  // one BIO for both directions: SSL takes our one reference
+        BioPtr bio(BIO_new(engine_bio_method()));
+        if (!bio) throw_ssl("BIO_new");
+        BIO_set_data(bio.get(), this);
+        BIO_set_init(bio.get(), 1);
+        BIO* shared = bio.release();
+        SSL_set_bio(ssl_, shared, shared);  // one BIO for both directions: SSL takes our one reference
         if (server_side) {
             SSL_set_accept_state(ssl_);
         } else {
@@ -143,15 +158,11 @@ public:
                     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
                     int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, hostname.c_str())
                                    : X509_VERIFY_PARAM_set1_host(param, hostname.c_str(), 0);
-                    if (ok != 1) {
-                        SSL_free(ssl_);
-                        throw_ssl("cannot check host name '" + hostname + "'");
-                    }
+                    if (ok != 1) throw_ssl("cannot check host name '" + hostname + "'");
                 }
             }
         }
     }
-    ~OpenSslEngine() override { SSL_free(ssl_); }
 
     // Ciphertext is read in place from the caller's bytes (no copy per message) while nothing
     // is buffered; only what is left unread when the caller's bytes go away is copied.
@@ -283,7 +294,8 @@ private:
     }
 
     std::optional<std::string> peer_cert_info(std::string_view what) const {
-        X509* cert = SSL_get1_peer_certificate(ssl_);
+        const X509Ptr owned_cert(SSL_get1_peer_certificate(ssl_));
+        X509* cert = owned_cert.get();
         if (!cert) return std::nullopt;
         std::optional<std::string> out;
         char buf[512];
@@ -295,7 +307,9 @@ private:
             out = buf;
         } else if (what == "san") {
             out = std::string();
-            auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+            const GeneralNamesPtr owned_names(
+                static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+            GENERAL_NAMES* names = owned_names.get();
             for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
                 GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
                 std::string entry;
@@ -310,14 +324,13 @@ private:
                 }
                 if (!entry.empty()) *out += (out->empty() ? "" : ",") + entry;
             }
-            GENERAL_NAMES_free(names);
         }
-        X509_free(cert);
         return out;
     }
 
     std::shared_ptr<TlsContext::Impl> ctx_;
-    SSL* ssl_ = nullptr;
+    SslPtr owned_ssl_;
+    SSL* ssl_ = nullptr;  // owned_ssl_.get(), named once: every call site uses it
     std::string in_;
     std::size_t in_head_ = 0;
     ByteView borrowed_;  // fed bytes read in place (see feed)
@@ -362,21 +375,21 @@ TlsContext TlsContext::client(const TlsClientOptions& options) {
     auto impl = std::make_shared<Impl>();
     impl->ctx = new_ctx(false);
     if (options.dangerously_disable_verification) {
-        SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
-        SSL_CTX_set_verify(impl->ctx, SSL_VERIFY_PEER, nullptr);
+        SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_PEER, nullptr);
         if (options.ca_file.empty() && options.ca_dir.empty()) {
-            if (SSL_CTX_set_default_verify_paths(impl->ctx) != 1) throw_ssl("cannot load the system trust store");
+            if (SSL_CTX_set_default_verify_paths(impl->ctx.get()) != 1) throw_ssl("cannot load the system trust store");
         } else if (require_readable(options.ca_file, "CA file"), require_readable(options.ca_dir, "CA directory"),
-                   SSL_CTX_load_verify_locations(impl->ctx, options.ca_file.empty() ? nullptr : options.ca_file.c_str(),
+                   SSL_CTX_load_verify_locations(impl->ctx.get(), options.ca_file.empty() ? nullptr : options.ca_file.c_str(),
                                                  options.ca_dir.empty() ? nullptr : options.ca_dir.c_str()) != 1) {
             throw_ssl("cannot load CA file '" + options.ca_file + "' / dir '" + options.ca_dir + "'");
         }
     }
-    if (!options.cert_file.empty()) load_chain(impl->ctx, options.cert_file, options.key_file);
+    if (!options.cert_file.empty()) load_chain(impl->ctx.get(), options.cert_file, options.key_file);
     if (!options.alpn.empty()) {
         impl->alpn_wire = alpn_wire(options.alpn);
-        SSL_CTX_set_alpn_protos(impl->ctx, impl->alpn_wire.data(), static_cast<unsigned>(impl->alpn_wire.size()));
+        SSL_CTX_set_alpn_protos(impl->ctx.get(), impl->alpn_wire.data(), static_cast<unsigned>(impl->alpn_wire.size()));
     }
     return TlsContext(std::move(impl));
 }
@@ -386,7 +399,7 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
     auto impl = std::make_shared<Impl>();
     impl->server = true;
     impl->ctx = new_ctx(true);
-    load_chain(impl->ctx, cert_chain_file, key_file);
+    load_chain(impl->ctx.get(), cert_chain_file, key_file);
     auto configure = [&](SSL_CTX* ctx) {
         if (!options.client_ca_file.empty()) {
             require_readable(options.client_ca_file, "client CA file");
@@ -401,16 +414,15 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
         if (!impl->alpn_wire.empty()) SSL_CTX_set_alpn_select_cb(ctx, select_alpn, impl.get());
     };
     if (!options.alpn.empty()) impl->alpn_wire = alpn_wire(options.alpn);
-    configure(impl->ctx);
+    configure(impl->ctx.get());
     for (auto& [name, cert] : options.sni) {
-        SSL_CTX* c = new_ctx(true);
-        impl->sni[name] = c;
+        SSL_CTX* c = (impl->sni[name] = new_ctx(true)).get();
         load_chain(c, cert.cert_chain_file, cert.key_file);
         configure(c);
     }
     if (!impl->sni.empty()) {
-        SSL_CTX_set_tlsext_servername_callback(impl->ctx, select_sni);
-        SSL_CTX_set_tlsext_servername_arg(impl->ctx, impl.get());
+        SSL_CTX_set_tlsext_servername_callback(impl->ctx.get(), select_sni);
+        SSL_CTX_set_tlsext_servername_arg(impl->ctx.get(), impl.get());
     }
     return TlsContext(std::move(impl));
 }

@@ -3,7 +3,7 @@
 /// call_soon_threadsafe: exactly-once delivery under contention, per-thread order, wake-ups.
 #include "support/loop_fixture.hpp"
 
-#include <bulb/small_alloc.hpp>
+#include <bulb/detail/pool.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -233,7 +233,7 @@ TEST_CASE("pooled blocks freed on another thread, and after their thread exited,
         std::vector<void*> mine;
         for (int i = 0; i < 3000; ++i)
             for (auto n : sizes) {
-                void* p = bulb::detail::small_alloc(n);
+                void* p = bulb::detail::pool_allocate(n);
                 fill(p, n);
                 (i % 2 ? mine : handed).push_back(p);
             }
@@ -245,7 +245,7 @@ TEST_CASE("pooled blocks freed on another thread, and after their thread exited,
         }
         for (int i = 0; i < 3000; ++i)  // takes the remote frees back, carves new slabs
             for (auto n : sizes) {
-                void* p = bulb::detail::small_alloc(n);
+                void* p = bulb::detail::pool_allocate(n);
                 fill(p, n);
                 mine.push_back(p);
             }
@@ -254,7 +254,7 @@ TEST_CASE("pooled blocks freed on another thread, and after their thread exited,
             if (i % 2)
                 rest.push_back(mine[i]);
             else
-                bulb::detail::small_free(mine[i]);
+                bulb::detail::pool_deallocate(mine[i]);
         }
         std::lock_guard lock(m);
         handed = std::move(rest);  // freed once this thread has exited (orphan slabs)
@@ -264,7 +264,7 @@ TEST_CASE("pooled blocks freed on another thread, and after their thread exited,
         cv.wait(lock, [&] { return phase == 1; });
         for (void* p : handed) {
             CHECK(*static_cast<unsigned char*>(p) == 0xab);
-            bulb::detail::small_free(p);
+            bulb::detail::pool_deallocate(p);
         }
         handed.clear();
         phase = 2;
@@ -272,10 +272,10 @@ TEST_CASE("pooled blocks freed on another thread, and after their thread exited,
     }
     worker.join();
     CHECK(handed.size() == 9000);  // half of the 6,000 + 12,000 the worker kept
-    for (void* p : handed) bulb::detail::small_free(p);
+    for (void* p : handed) bulb::detail::pool_deallocate(p);
     for (auto n : sizes) {  // this thread's own pools still work
-        void* p = bulb::detail::small_alloc(n);
+        void* p = bulb::detail::pool_allocate(n);
         fill(p, n);
-        bulb::detail::small_free(p);
+        bulb::detail::pool_deallocate(p);
     }
 }

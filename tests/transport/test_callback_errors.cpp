@@ -222,3 +222,58 @@ TEST_CASE_FIXTURE(TransportFixture, "a client whose protocol factory fails gets 
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("transport") {
+
+TEST_CASE_FIXTURE(TransportFixture, "the default exception handler names the callback and describes the transport") {
+    // What the default handler prints goes to stderr: catch it in a file while it runs.
+    std::string printed;
+    std::string described;
+    loop.set_exception_handler([&](bulb::EventLoop& l, const bulb::ExceptionContext& c) {
+        reports.push_back({c.message, c.exception, c.exception ? bulb::describe_exception(c.exception) : "", c.transport});
+        REQUIRE(c.transport);
+        described = c.transport->describe();
+        std::FILE* capture = std::tmpfile();
+        REQUIRE(capture);
+        std::fflush(stderr);
+        const int saved = ::dup(2);
+        ::dup2(::fileno(capture), 2);
+        l.default_exception_handler(c);
+        std::fflush(stderr);
+        ::dup2(saved, 2);
+        ::close(saved);
+        std::rewind(capture);
+        char buf[1024];
+        while (std::size_t n = std::fread(buf, 1, sizeof buf, capture)) printed.append(buf, n);
+        std::fclose(capture);
+    });
+    auto set = recorders([](Recorder& r) { r.on_data = [](bulb::ByteView) { throw std::runtime_error("bad frame"); }; });
+    auto server = serve(set);
+    Fd client = raw_connect(server.sockets()[0]);
+    const auto client_port = sockname(client.get()).port();
+    REQUIRE(send_all(client.get(), "x"));
+    REQUIRE(run_until([&] { return set->size() == 1 && set->all[0]->is_lost(); }));
+    expect_reports(1);
+    // <StreamTransport fd=N local=127.0.0.1:SERVER peer=127.0.0.1:CLIENT closing>: the handler
+    // runs before the connection is closed, so "closing" is not there yet.
+    const std::string local = "local=127.0.0.1:" + std::to_string(server.sockets()[0].port());
+    const std::string peer = "peer=127.0.0.1:" + std::to_string(client_port);
+    CHECK(described.rfind("<StreamTransport fd=", 0) == 0);
+    CHECK(described.find(" " + local + " " + peer + ">") != std::string::npos);
+    CHECK(printed == "bulb: Exception in protocol.data_received()\n  exception: bad frame\n  transport: " + described + "\n");
+}
+
+TEST_CASE("a transport's description says when it is closed") {
+    // An inert transport (kept past connection_lost) has no descriptor any more.
+    TransportFixture fx;
+    auto set = fx.recorders();
+    auto server = fx.serve(set);
+    auto conn = fx.wait(fx.loop.create_connection(recording_factory(set), "127.0.0.1", server.sockets()[0].port()));
+    CHECK(conn.transport->describe().find("peer=127.0.0.1:" + std::to_string(server.sockets()[0].port())) != std::string::npos);
+    conn.transport->close();
+    CHECK(conn.transport->describe().find(" closing>") != std::string::npos);
+    REQUIRE(fx.run_until([&] { return set->size() == 2 && set->all[0]->is_lost() && set->all[1]->is_lost(); }));
+    CHECK(conn.transport->describe() == "<StreamTransport closed>");
+}
+
+}  // TEST_SUITE

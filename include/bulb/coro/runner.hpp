@@ -12,7 +12,7 @@
 #pragma once
 
 #include <bulb/loop.hpp>
-#include <bulb/small_alloc.hpp>
+#include <bulb/detail/pool.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -54,16 +54,14 @@ protected:
 
 /// One scheduled task. Reference counted (loop thread only): the pending wake-up, whatever the task
 /// awaits, and handles hold references; the root frame is destroyed with the runner.
-class BULB_API TaskRunner {
+class BULB_API TaskRunner : public Pooled {
 public:
     explicit TaskRunner(EventLoop& loop) noexcept;
     TaskRunner(const TaskRunner&) = delete;
     TaskRunner& operator=(const TaskRunner&) = delete;
 
-    // Runners come from the per-thread pools (one per task); the deleting destructor passes the
-    // size of the most derived runner.
-    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
-    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
+    // Runners come from the per-thread pools (Pooled: one per task); the deleting destructor
+    // passes the size of the most derived runner.
 
     /// The runner whose frames are executing on this thread right now, or nullptr.
     static TaskRunner* current() noexcept;

@@ -9,7 +9,7 @@
 
 #include <bulb/coro/runner.hpp>
 #include <bulb/future.hpp>
-#include <bulb/small_alloc.hpp>
+#include <bulb/detail/pool.hpp>
 
 #include <coroutine>
 #include <exception>
@@ -30,7 +30,7 @@ namespace detail {
 /// on the loop hands control back by symmetric transfer when it ends. Symmetric transfer alone
 /// is a tail call only in optimised builds without sanitizers: elsewhere a loop over
 /// synchronously completing tasks would grow the stack without bound.
-struct TaskPromiseBase {
+struct TaskPromiseBase : Pooled {  // frames from the per-thread pools: one per task
     std::coroutine_handle<> continuation;  // the frame awaiting this one (inline co_await)
     TaskRunner* root_of = nullptr;         // set when this frame is a scheduled task's root
     std::exception_ptr exception;
@@ -61,10 +61,6 @@ struct TaskPromiseBase {
         }
         void await_resume() const noexcept {}
     };
-
-    // Frames come from the per-thread pools: a task's frame is made and freed once per task.
-    static void* operator new(std::size_t bytes) { return pooled_new(bytes); }
-    static void operator delete(void* p, std::size_t bytes) noexcept { pooled_delete(p, bytes); }
 
     InitialAwaiter initial_suspend() noexcept { return {this}; }
     FinalAwaiter final_suspend() noexcept { return {}; }
