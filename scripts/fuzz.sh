@@ -12,8 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-60}
 out=${BULB_FUZZ_DIR:-build-fuzz}
 fuzz=tests/protocols/fuzz
-targets=(line netstring length_prefixed resp)
-sources=(frame_error line_codec netstring_codec length_prefixed_codec resp_decode resp_encode resp_value)
+targets=(line netstring length_prefixed resp http_request http_response)
+sources=(frame_error line_codec netstring_codec length_prefixed_codec resp_decode resp_encode resp_value http/message http/parser)
 cxx=${BULB_FUZZ_CXX:-clang++}
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -Iinclude -Iprotocols/include -Wno-missing-field-initializers)
 sanitize=address,undefined
@@ -46,7 +46,7 @@ stale() {  # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an
 }
 objects=()
 for s in "${sources[@]}"; do
-    o=$out/obj/$s.o
+    o=$out/obj/${s//\//_}.o
     if stale "$o" "protocols/src/$s.cpp"; then
         "$cxx" "${flags[@]}" -fsanitize=fuzzer-no-link,$sanitize -c "protocols/src/$s.cpp" -o "$o"
     fi

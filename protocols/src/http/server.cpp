@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: MIT
+// http::Server: one ServerConnection protocol per connection, one Exchange at a time (so
+// pipelined requests are answered in order), RequestParser for the bytes.
+#include <bulb/http/server.hpp>
+
+#include <bulb/error.hpp>
+
+#include <cstdio>
+#include <unordered_set>
+
+namespace bulb::http {
+
+struct Server::State {
+    EventLoop* loop = nullptr;
+    Handler handler;
+    ServerSettings settings;
+    std::optional<bulb::Server> server;
+    std::unordered_set<ServerConnection*> connections;
+    bool shutting_down = false;
+};
+
+/// The protocol of one server connection (private to this file).
+class ServerConnection final : public Protocol {
+public:
+    explicit ServerConnection(std::shared_ptr<Server::State> state)
+        : state_(std::move(state)), parser_(state_->settings.parser) {}
+    ~ServerConnection() override { timer_.cancel(); resume_.cancel(); }
+
+    void connection_made(Transport& transport) override {
+        transport_ = &transport;
+        if (state_->connections.size() >= state_->settings.max_connections || state_->shutting_down) {
+            write_error(503, "too many connections\n");
+            return;
+        }
+        state_->connections.insert(this);
+        registered_ = true;
+        arm_timer();
+    }
+    void data_received(ByteView data) override {
+        if (!transport_ || transport_->is_closing() || upgraded_) return;
+        if (buffer_.empty()) {
+            buffer_.borrow(as_string_view(data));
+        } else {
+            buffer_.append(data);
+        }
+        try {
+            process();
+        } catch (...) {
+            buffer_.clear();
+            throw;
+        }
+        buffer_.keep();
+    }
+    bool eof_received() override {
+        at_eof_ = true;
+        if (!exchange_ && (parser_.in_message() || !buffer_.empty())) return false;  // truncated: just close
+        return exchange_ && !exchange_->finished_;  // the response still goes out, then close
+    }
+    void connection_lost(std::error_code) override {
+        timer_.cancel();
+        resume_.cancel();
+        std::shared_ptr<Exchange> ex = std::move(exchange_);
+        unregister();
+        transport_ = nullptr;
+        if (ex) {
+            ex->connection_ = nullptr;
+            ex->gone_ = true;
+            auto drain = std::move(ex->on_drain_);
+            auto close = std::move(ex->on_close_);
+            if (drain) drain();
+            if (close) close();
+        }
+    }
+    void pause_writing() override { writing_paused_ = true; }
+    void resume_writing() override {
+        writing_paused_ = false;
+        if (exchange_ && exchange_->on_drain_) {
+            auto fn = std::move(exchange_->on_drain_);
+            exchange_->on_drain_ = nullptr;
+            fn();
+        }
+    }
+
+    Transport& transport() const noexcept { return *transport_; }
+    bool writing_paused() const noexcept { return writing_paused_; }
+    EventLoop& loop() const noexcept { return *state_->loop; }
+
+    void write(std::string_view bytes) {
+        if (transport_ && !transport_->is_closing()) transport_->write(bytes);
+    }
+    /// Whether the connection carries another request after the current one.
+    bool keep_alive(const Exchange& ex) const noexcept {
+        return ex.head_.framing.keep_alive && !state_->shutting_down && !at_eof_;
+    }
+    void body_paused(bool paused) {
+        body_paused_ = paused;
+        if (!transport_ || transport_->is_closing()) return;
+        if (paused) {
+            transport_->pause_reading();
+        } else {
+            transport_->resume_reading();
+            schedule_process();
+        }
+    }
+    /// The response of the current exchange is complete.
+    void response_finished(Exchange& ex, bool keep) {
+        if (!keep) {
+            transport_->close();
+            return;
+        }
+        if (ex.request_done_) {
+            schedule_process();  // the next pipelined request, outside the handler's call
+        } else {
+            ex.on_body_ = nullptr;  // answered before the body came: the rest is read and dropped
+        }
+    }
+    /// Shutdown: a connection between requests closes now; one in a request after its response.
+    void close_if_idle() {
+        if (transport_ && !exchange_ && !parser_.in_message() && buffer_.empty()) transport_->close();
+    }
+    void upgrade(std::unique_ptr<Protocol> protocol) {
+        pending_upgrade_ = std::move(protocol);
+        if (parser_.upgrade_pending()) hand_over();
+    }
+
+private:
+    void unregister() {
+        if (registered_) state_->connections.erase(this);
+        registered_ = false;
+    }
+
+    void schedule_process() {
+        if (resume_ || !transport_) return;
+        resume_ = state_->loop->call_soon([this] {
+            resume_ = Handle();
+            if (transport_ && !transport_->is_closing() && !upgraded_) {
+                if (!buffer_.empty()) buffer_.keep();
+                process();
+            }
+        });
+    }
+
+    bool can_process() const noexcept {
+        if (!transport_ || transport_->is_closing() || upgraded_ || body_paused_) return false;
+        return !exchange_ || !exchange_->request_done_;  // one request at a time
+    }
+
+    void process() {
+        for (;;) {
+            if (exchange_ && exchange_->finished_ && exchange_->request_done_) exchange_done();
+            if (!can_process()) break;
+            std::optional<RequestEvent> event;
+            try {
+                event = parser_.decode(buffer_);
+            } catch (const ParseError& e) {
+                parse_failed(e);
+                return;
+            }
+            if (!event) break;
+            if (auto* head = std::get_if<RequestHead>(&*event)) {
+                start_exchange(std::move(*head));
+            } else if (auto* part = std::get_if<BodyPart>(&*event)) {
+                if (exchange_ && exchange_->on_body_) call_user([&] { exchange_->on_body_(part->data); });
+            } else if (auto* end = std::get_if<MessageEnd>(&*event)) {
+                end_request(end->trailers);
+            }
+        }
+        arm_timer();
+    }
+
+    void start_exchange(RequestHead head) {
+        timer_.cancel();
+        timer_kind_ = TimerKind::none;
+        bool expect = head.framing.expect_continue && head.framing.body != BodyFraming::none;
+        exchange_ = std::shared_ptr<Exchange>(new Exchange(*this, std::move(head)));
+        std::shared_ptr<Exchange> ex = exchange_;
+        call_user([&] { state_->handler(*ex); });
+        if (expect && exchange_ == ex && !ex->head_written_ && transport_ && !transport_->is_closing())
+            write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
+    void end_request(const Fields& trailers) {
+        if (!exchange_) return;
+        std::shared_ptr<Exchange> ex = exchange_;
+        ex->request_done_ = true;
+        if (ex->on_end_) call_user([&] { ex->on_end_(trailers); });
+        if (parser_.upgrade_pending() && pending_upgrade_) {
+            hand_over();
+            return;
+        }
+        if (ex->finished_ && exchange_ == ex) exchange_done();
+    }
+
+    void exchange_done() {
+        if (exchange_) exchange_->connection_ = nullptr;
+        exchange_.reset();
+        if (parser_.upgrade_pending()) parser_.refuse_upgrade();
+        if (state_->shutting_down && transport_) transport_->close();
+    }
+
+    // Runs user code; an exception gets a 500 (or an abort once a head went out).
+    template <class F>
+    void call_user(F&& fn) {
+        try {
+            fn();
+        } catch (...) {
+            state_->loop->call_exception_handler({"Exception in an HTTP handler", std::current_exception(), transport_});
+            if (!transport_ || transport_->is_closing()) return;
+            if (exchange_ && !exchange_->head_written_) {
+                write_error(500, "internal server error\n");
+            } else {
+                transport_->abort();
+            }
+        }
+    }
+
+    void hand_over() {
+        parser_.accept_upgrade();
+        std::string rest(buffer_.view());
+        buffer_.clear();
+        upgraded_ = true;
+        timer_.cancel();
+        resume_.cancel();
+        if (exchange_) {
+            exchange_->finished_ = true;
+            exchange_->connection_ = nullptr;
+        }
+        exchange_.reset();
+        unregister();
+        Transport* t = transport_;
+        std::unique_ptr<Protocol> self = t->set_protocol(std::move(pending_upgrade_));
+        // This object is destroyed from the loop, after the call it is running in returns.
+        state_->loop->call_soon([self = std::move(self)]() mutable { self.reset(); });
+        Protocol* next = t->get_protocol();
+        next->connection_made(*t);
+        if (!rest.empty()) next->data_received(as_bytes(rest));
+    }
+
+    void parse_failed(const ParseError& e) {
+        buffer_.clear();
+        if (e.kind() == protocols::FrameError::Kind::truncated || (exchange_ && exchange_->head_written_)) {
+            transport_->close();
+            return;
+        }
+        write_error(e.status(), std::string(e.what()) + "\n");
+    }
+
+    void write_error(int status, const std::string& body) {
+        std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) +
+                          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body;
+        if (exchange_) {
+            exchange_->finished_ = true;
+            exchange_->connection_ = nullptr;
+        }
+        write(out);
+        transport_->close();
+    }
+
+    enum class TimerKind { none, idle, header };
+
+    // Idle while nothing of a request came; the header timer runs from a head's first byte.
+    void arm_timer() {
+        if (!transport_ || transport_->is_closing() || exchange_ || upgraded_) return;
+        bool started = !buffer_.empty() || parser_.in_message();
+        TimerKind want = started ? TimerKind::header : TimerKind::idle;
+        if (want == timer_kind_) return;
+        timer_.cancel();
+        timer_kind_ = want;
+        Duration delay = started ? state_->settings.header_timeout : state_->settings.idle_timeout;
+        timer_ = state_->loop->call_later(delay, [this, started] {
+            timer_kind_ = TimerKind::none;
+            if (!transport_ || transport_->is_closing()) return;
+            if (started) {
+                write_error(408, "request head not received in time\n");
+            } else {
+                transport_->close();
+            }
+        });
+    }
+
+    std::shared_ptr<Server::State> state_;
+    RequestParser parser_;
+    protocols::FrameBuffer buffer_;
+    Transport* transport_ = nullptr;
+    std::shared_ptr<Exchange> exchange_;
+    std::unique_ptr<Protocol> pending_upgrade_;
+    TimerHandle timer_;
+    TimerKind timer_kind_ = TimerKind::none;
+    Handle resume_;
+    bool registered_ = false;
+    bool at_eof_ = false;
+    bool body_paused_ = false;
+    bool writing_paused_ = false;
+    bool upgraded_ = false;
+};
+
+// ---- Exchange -------------------------------------------------------------------------------
+
+void Exchange::pause_body() {
+    if (connection_) connection_->body_paused(true);
+}
+
+void Exchange::resume_body() {
+    if (connection_) connection_->body_paused(false);
+}
+
+Transport& Exchange::transport() const noexcept { return connection_->transport(); }
+
+bool Exchange::write_paused() const noexcept { return connection_ && connection_->writing_paused(); }
+
+void Exchange::write_head(int status, const std::vector<Header>& headers, std::optional<std::uint64_t> content_length) {
+    if (head_written_) throw InvalidStateError("write_head: the response head was already written");
+    head_written_ = true;
+    if (!connection_) return;
+    bool bodiless = status < 200 || status == 204 || status == 304;
+    keep_ = connection_->keep_alive(*this) && status != 101;
+    bool says_close = false;
+    for (const auto& [name, value] : headers) {
+        if (iequals(name, "connection") && list_has_token(value, "close")) says_close = true;
+    }
+    if (says_close) keep_ = false;
+    std::string out;
+    out.reserve(128);
+    out += "HTTP/1.1 ";
+    out += std::to_string(status);
+    out += ' ';
+    out += reason_phrase(status);
+    out += "\r\n";
+    for (const auto& [name, value] : headers) {
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
+    if (!bodiless) {
+        if (content_length) {
+            out += "Content-Length: ";
+            out += std::to_string(*content_length);
+            out += "\r\n";
+        } else if (head_.version_minor >= 1) {
+            out += "Transfer-Encoding: chunked\r\n";
+            chunked_ = head_.method != "HEAD";
+        } else {
+            keep_ = false;  // an HTTP/1.0 body of unknown length ends with the connection
+        }
+    }
+    if (status != 101 && !says_close) {
+        if (!keep_) {
+            out += "Connection: close\r\n";
+        } else if (head_.version_minor == 0) {
+            out += "Connection: keep-alive\r\n";
+        }
+    }
+    out += "\r\n";
+    connection_->write(out);
+}
+
+void Exchange::write(std::string_view data) {
+    if (!head_written_) throw InvalidStateError("write: write_head() first");
+    if (finished_) throw InvalidStateError("write: the response is finished");
+    if (!connection_ || data.empty() || head_.method == "HEAD") return;
+    if (!chunked_) {
+        connection_->write(data);
+        return;
+    }
+    char size[24];
+    int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::string out;
+    out.reserve(static_cast<std::size_t>(n) + data.size() + 2);
+    out.append(size, static_cast<std::size_t>(n));
+    out += data;
+    out += "\r\n";
+    connection_->write(out);
+}
+
+void Exchange::finish() {
+    if (!head_written_) throw InvalidStateError("finish: write_head() first");
+    if (finished_) return;
+    finished_ = true;
+    if (!connection_) return;
+    if (chunked_) connection_->write("0\r\n\r\n");
+    connection_->response_finished(*this, keep_);
+}
+
+void Exchange::respond(int status, std::string_view body, std::string_view content_type, std::vector<Header> headers) {
+    if (!content_type.empty()) headers.emplace_back("Content-Type", std::string(content_type));
+    write_head(status, headers, body.size());
+    write(body);
+    finish();
+}
+
+void Exchange::accept_upgrade(std::unique_ptr<Protocol> protocol) {
+    if (!protocol) throw std::invalid_argument("accept_upgrade: null protocol");
+    if (!head_.framing.upgrade) throw InvalidStateError("accept_upgrade: the request asked for no upgrade");
+    if (connection_) connection_->upgrade(std::move(protocol));
+}
+
+// ---- Server ---------------------------------------------------------------------------------
+
+Future<Server> Server::create(EventLoop& loop, Handler handler, std::optional<std::string> host, std::uint16_t port,
+                              ServerSettings settings, const ServerOptions& options) {
+    auto state = std::make_shared<State>();
+    state->loop = &loop;
+    state->handler = std::move(handler);
+    state->settings = settings;
+    Future<Server> result(loop);
+    Future<bulb::Server> listening = loop.create_server(
+        [state]() -> std::unique_ptr<Protocol> { return std::make_unique<ServerConnection>(state); }, std::move(host),
+        port, options);
+    listening.add_done_callback([state, result](Future<bulb::Server>& f) mutable {
+        try {
+            state->server.emplace(f.result());
+        } catch (...) {
+            result.set_exception(std::current_exception());
+            return;
+        }
+        Server s;
+        s.state_ = state;
+        result.set_result(std::move(s));
+    });
+    return result;
+}
+
+std::vector<SocketAddress> Server::sockets() const { return state_->server->sockets(); }
+
+std::size_t Server::connection_count() const noexcept { return state_->connections.size(); }
+
+Future<void> Server::shutdown(Duration deadline) {
+    state_->shutting_down = true;
+    state_->server->close();
+    std::vector<ServerConnection*> idle;
+    for (ServerConnection* c : state_->connections) idle.push_back(c);
+    for (ServerConnection* c : idle) c->close_if_idle();
+    Future<void> closed = state_->server->wait_closed();
+    std::shared_ptr<State> state = state_;
+    TimerHandle timer = state_->loop->call_later(deadline, [state] { state->server->abort_clients(); });
+    closed.add_done_callback([timer]() mutable { timer.cancel(); });
+    return closed;
+}
+
+}  // namespace bulb::http
