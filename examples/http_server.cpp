@@ -11,7 +11,7 @@
 /// other paths are files under DIR through http::StaticFiles (Last-Modified, If-Modified-Since,
 /// one Range, MIME types; directories give 404, there is no index; "..", %2e%2e, NUL and
 /// symlinks leading out of DIR give 404). SIGINT/SIGTERM shut down gracefully (5 s).
-#include <bulb/http/coro_server.hpp>
+#include <bulb/http/coro/server.hpp>
 #include <bulb/http/server.hpp>
 #include <bulb/http/static_files.hpp>
 #include <bulb/loop.hpp>

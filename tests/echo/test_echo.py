@@ -330,7 +330,7 @@ def test_server_options(exe, _client, _stress):
     for args in (["--bogus"], ["--port"], ["--port", "abc"], ["--port", "70000"], ["--port", "-1"],
                  ["--host"], ["extra"]):
         p = run([exe, *args], rc=2, timeout=10)
-        check(p.stderr.startswith(b"usage: echo_server"), f"{args}: no usage on stderr: {p.stderr!r}")
+        check(b"usage: echo_server" in p.stderr, f"{args}: no usage on stderr: {p.stderr!r}")
         check(p.stdout == b"", f"{args}: printed {p.stdout!r}")
     log("  bad options: exit 2 with usage: ok")
     p = run([exe, "--host", "no such host", "--port", "0"], rc=1, timeout=30)
@@ -442,7 +442,7 @@ def test_client(server_exe, client, _stress):
         nc.communicate()
     for args in (["--bogus"], ["--port"], ["--port", "0"], ["--message"]):
         p = run([client, *args], rc=2, timeout=10)
-        check(p.stderr.startswith(b"usage: echo_client"), f"{args}: no usage: {p.stderr!r}")
+        check(b"usage: echo_client" in p.stderr, f"{args}: no usage: {p.stderr!r}")
     log("  bad options: exit 2 with usage: ok")
 
 
@@ -547,7 +547,7 @@ def test_tls(exe, client, _stress):
         # Bad TLS options: usage (2) or a clear error at start-up (1), never a listening server.
         for args in (["--tls-cert", cert], ["--tls-key", key], ["--tls-ca", ca], ["--tls-cert"]):
             p = run([exe, "--port", "0", *args], rc=2, timeout=10)
-            check(p.stderr.startswith(b"usage: echo_server"), f"{args}: no usage: {p.stderr!r}")
+            check(b"usage: echo_server" in p.stderr, f"{args}: no usage: {p.stderr!r}")
         for bad_key in ("/nonexistent/key.pem", pki["ca.key"]):  # missing; not the certificate's key
             p = run([exe, "--port", "0", "--tls-cert", cert, "--tls-key", bad_key], rc=1, timeout=10)
             check(p.stderr.startswith(b"echo_server:") and p.stdout == b"", f"key {bad_key}: {p.stderr!r} {p.stdout!r}")

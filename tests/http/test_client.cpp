@@ -6,8 +6,8 @@
 
 #include <bulb/coro/run.hpp>
 #include <bulb/coro/sleep.hpp>
-#include <bulb/http/client.hpp>
-#include <bulb/http/coro_server.hpp>
+#include <bulb/http/coro/client.hpp>
+#include <bulb/http/coro/server.hpp>
 
 #include <doctest/doctest.h>
 

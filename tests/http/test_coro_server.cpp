@@ -5,7 +5,7 @@
 #include "../support/loop_fixture.hpp"
 
 #include <bulb/coro/sleep.hpp>
-#include <bulb/http/coro_server.hpp>
+#include <bulb/http/coro/server.hpp>
 
 #include <doctest/doctest.h>
 

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 
-check, include_dir, cxx = sys.argv[1], sys.argv[2], sys.argv[3:]
+check, include_dirs, cxx = sys.argv[1], sys.argv[2].split(os.pathsep), sys.argv[3:]
+includes = [f"-I{d}" for d in include_dirs]  # the headers, and the build's generated <bulb/config.hpp>
 here = os.path.dirname(os.path.abspath(__file__))
 failures = []
 
@@ -25,7 +26,7 @@ def compile_source(source, *extra):
         path = os.path.join(tmp, "t.cpp")
         with open(path, "w") as f:
             f.write(source)
-        cmd = cxx + ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror=unused-result", "-I", include_dir, *extra, path]
+        cmd = cxx + ["-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror=unused-result", *includes, *extra, path]
         p = subprocess.run(cmd, capture_output=True, text=True)
         return p.returncode, p.stdout + p.stderr
 

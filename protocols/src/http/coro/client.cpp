@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // http::Client: one request at a time per connection over the streams layer, responses framed
 // by ResponseParser, connections pooled per scheme://host:port while both sides keep them.
-#include <bulb/http/client.hpp>
+#include <bulb/http/coro/client.hpp>
 
 #include <bulb/coro/timeout.hpp>
 #include <bulb/error.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Coroutine handlers on top of the callback server: body pieces queue in the Request (the
 // connection pauses above 64 KiB queued), each request's handler runs as its own task.
-#include <bulb/http/coro_server.hpp>
+#include <bulb/http/coro/server.hpp>
 
 #include <bulb/error.hpp>
 
