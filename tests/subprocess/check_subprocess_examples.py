@@ -114,7 +114,10 @@ def test_pipeline(pl):
     check(r.stdout.strip() == "300000000", f"pipeline yes|head|wc: {r.stdout!r} {r.stderr!r}")
     check(r.returncode == 0, f"pipeline yes|head|wc: status {r.returncode}")
     maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    check(maxrss < 64 * 1024, f"pipeline: max RSS {maxrss} KiB (before {before})")
+    # Under ASan (BULB_SANITIZED=1 from meson) the quarantine keeps freed memory resident: a loose
+    # bound there (unbounded buffering of the 300 MB would still show).
+    limit = 768 * 1024 if os.environ.get("BULB_SANITIZED") == "1" else 64 * 1024
+    check(maxrss < limit, f"pipeline: max RSS {maxrss} KiB (before {before})")
     print(f"pipeline yes|head -c 300000000|wc -c: {elapsed:.2f} s, max RSS of children {maxrss} KiB")
     left = processes_with("head -c 300000000")
     check(not left, f"pipeline left processes behind: {left}")

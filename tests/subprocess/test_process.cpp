@@ -10,6 +10,15 @@
 #include <fstream>
 #include <unistd.h>
 
+// gcc defines __SANITIZE_ADDRESS__, clang says so through __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define BULB_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BULB_TEST_UNDER_ASAN 1
+#endif
+#endif
+
 using namespace proc_test;
 
 namespace {
@@ -177,7 +186,12 @@ TEST_CASE("Process: 1 GiB through cat with bounded memory") {
     }());
     CHECK(total == 1024u << 20);
     MESSAGE("RSS before " << before << " KiB, peak sampled " << peak << " KiB");
+#if defined(BULB_TEST_UNDER_ASAN)
+    // ASan's quarantine keeps freed blocks resident: a loose bound (unbounded buffering shows ~1 GiB).
+    CHECK(peak - before < 512 * 1024);
+#else
     CHECK(peak - before < 64 * 1024);  // the buffers are bounded (64 KiB stream limits, 1 MiB reads)
+#endif
 }
 
 TEST_CASE("connect_stdin / connect_stdout on pipes; a regular file is refused") {
