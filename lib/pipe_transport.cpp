@@ -4,6 +4,7 @@
 /// sockets only), the stream transport's flow control, EPIPE reported through connection_lost,
 /// and EventLoop::connect_read_pipe / connect_write_pipe.
 #include "pipe_transport.hpp"
+#include "protocol_call.hpp"
 
 #include "loop/loop_impl.hpp"
 #include "socket_util.hpp"
@@ -80,6 +81,15 @@ PipeTransport::~PipeTransport() {
 
 EventLoop& PipeTransport::get_loop() const noexcept { return loop_.owner(); }
 
+/// Runs one protocol callback through call_protocol (reported with this transport); a throw
+/// closes the pipe.
+template <class Call>
+bool PipeTransport::call(const char* callback, Call&& fn) noexcept {
+    if (call_protocol(loop_.owner(), this, callback, std::forward<Call>(fn))) return true;
+    force_close(make_error_code(errc::protocol_callback_failed));
+    return false;
+}
+
 void PipeTransport::on_connected(std::optional<Future<Connection>>& waiter) noexcept {
     try {
         protocol_->connection_made(*this);
@@ -119,12 +129,7 @@ void PipeTransport::on_readable() noexcept {
     std::size_t cap;
     if (bp) {
         MutableByteView b;
-        try {
-            b = bp->get_buffer(256 * 1024);
-        } catch (...) {
-            callback_failed("Exception in protocol.get_buffer()");
-            return;
-        }
+        if (!call("get_buffer", [&] { b = bp->get_buffer(256 * 1024); })) return;
         if (b.empty()) {
             loop_.call_exception_handler({"protocol.get_buffer() returned an empty buffer", nullptr, this});
             force_close(make_error_code(errc::protocol_callback_failed));
@@ -137,24 +142,15 @@ void PipeTransport::on_readable() noexcept {
     }
     ssize_t n = ::read(fd_, buf, cap);
     if (n > 0) {
-        try {
-            if (bp)
-                bp->buffer_updated(static_cast<std::size_t>(n));
-            else
-                protocol_->data_received(ByteView(buf, static_cast<std::size_t>(n)));
-        } catch (...) {
-            callback_failed(bp ? "Exception in protocol.buffer_updated()" : "Exception in protocol.data_received()");
-        }
+        if (bp)
+            call("buffer_updated", [&] { bp->buffer_updated(static_cast<std::size_t>(n)); });
+        else
+            call("data_received", [&] { protocol_->data_received(ByteView(buf, static_cast<std::size_t>(n))); });
     } else if (n == 0) {
         // EOF: the writer closed. asyncio's read pipe closes whatever eof_received() returns
         // (there is no write side to keep open).
         read_watch_.stop();
-        try {
-            protocol_->eof_received();
-        } catch (...) {
-            callback_failed("Exception in protocol.eof_received()");
-            return;
-        }
+        if (!call("eof_received", [&] { protocol_->eof_received(); })) return;
         close();
     } else if (!transient(errno)) {
         // A terminal whose session ended reads EIO: that is its EOF, not a failure.
@@ -312,21 +308,13 @@ void PipeTransport::set_write_buffer_limits(std::optional<std::size_t> high, std
 void PipeTransport::maybe_pause_protocol() noexcept {
     if (writing_paused_ || buf_.size() <= limits_.high || !protocol_) return;
     writing_paused_ = true;
-    try {
-        protocol_->pause_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.pause_writing()");
-    }
+    call("pause_writing", [&] { protocol_->pause_writing(); });
 }
 
 void PipeTransport::maybe_resume_protocol() noexcept {
     if (!writing_paused_ || buf_.size() > limits_.low || lost_scheduled_) return;
     writing_paused_ = false;
-    try {
-        protocol_->resume_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.resume_writing()");
-    }
+    call("resume_writing", [&] { protocol_->resume_writing(); });
 }
 
 // --- closing --------------------------------------------------------------------------------
@@ -350,10 +338,6 @@ void PipeTransport::close_for_loop() noexcept {
     force_close(make_error_code(errc::loop_closed));
 }
 
-void PipeTransport::callback_failed(const char* what) noexcept {
-    loop_.call_exception_handler({what, std::current_exception(), this});
-    force_close(make_error_code(errc::protocol_callback_failed));
-}
 
 void PipeTransport::force_close(std::error_code ec) noexcept {
     if (lost_scheduled_) return;

@@ -76,7 +76,8 @@ private:
     void append_and_watch(std::span<const ByteView> rest, std::size_t skip) noexcept;
     void maybe_pause_protocol() noexcept;
     void maybe_resume_protocol() noexcept;
-    void callback_failed(const char* what) noexcept;
+    template <class Call>
+    bool call(const char* callback, Call&& fn) noexcept;
     void force_close(std::error_code ec) noexcept;
     void schedule_connection_lost(std::error_code ec) noexcept;
     void call_connection_lost(std::error_code ec) noexcept;
