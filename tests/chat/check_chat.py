@@ -508,8 +508,12 @@ def test_controls(exe, client_exe):
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(1)
-    p = subprocess.Popen([client_exe, "--port", str(lsock.getsockname()[1])], stdin=subprocess.PIPE,
+    # stdin is a pipe whose write end stays open until the client has exited: communicate() would
+    # close it, and the client's stdin EOF could then race the server's close.
+    stdin_r, stdin_w = os.pipe()
+    p = subprocess.Popen([client_exe, "--port", str(lsock.getsockname()[1])], stdin=stdin_r,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(stdin_r)
     try:
         lsock.settimeout(TIMEOUT)
         conn, _ = lsock.accept()
@@ -520,6 +524,7 @@ def test_controls(exe, client_exe):
         if p.poll() is None:
             p.kill()
             p.wait()
+        os.close(stdin_w)
         lsock.close()
     # The server left first (its stdin still open): chat_client says so and exits 1.
     check(p.returncode == 1 and err == b"chat_client: the server closed the connection\n",
