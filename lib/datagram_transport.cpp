@@ -5,6 +5,7 @@
 #include "datagram_transport.hpp"
 
 #include "loop/loop_impl.hpp"
+#include "protocol_call.hpp"
 #include "socket_util.hpp"
 
 #include <event2/event.h>
@@ -78,6 +79,12 @@ std::size_t protocol_max_payload(int family) noexcept {
 
 }  // namespace
 
+template <class Call>
+void UdpTransport::call(const char* callback, Call&& c) noexcept {
+    if (!call_protocol(loop_.owner(), this, callback, std::forward<Call>(c)))
+        force_close(make_error_code(errc::protocol_callback_failed));
+}
+
 UdpTransport* UdpTransport::create(LoopImpl& loop, int fd, std::unique_ptr<DatagramProtocol> protocol,
                                    const SocketAddress& remote, std::optional<BoundUnixFile> unix_file,
                                    std::optional<Future<DatagramConnection>> waiter) {
@@ -107,11 +114,7 @@ EventLoop& UdpTransport::get_loop() const noexcept { return loop_.owner(); }
 SocketAddress UdpTransport::get_sockname() const { return fd_ >= 0 ? local_address(fd_) : SocketAddress(); }
 
 void UdpTransport::on_connected(std::optional<Future<DatagramConnection>>& waiter) noexcept {
-    try {
-        protocol_->connection_made(*this);
-    } catch (...) {
-        loop_.call_exception_handler(
-            {"Exception in protocol.connection_made()", std::current_exception(), nullptr, this});
+    if (!call_protocol(loop_.owner(), this, "connection_made", [&] { protocol_->connection_made(*this); })) {
         force_close(make_error_code(errc::protocol_callback_failed));
         if (waiter && !waiter->done())
             waiter->set_error(make_error_code(errc::protocol_callback_failed), "connection_made() failed");
@@ -195,21 +198,13 @@ bool UdpTransport::deliver(ByteView data, const SocketAddress& from, bool trunca
         report_error(make_error_code(errc::datagram_truncated), from);
         return !closing_;
     }
-    try {
-        protocol_->datagram_received(data, from);
-    } catch (...) {
-        callback_failed("Exception in protocol.datagram_received()");
-    }
+    call("datagram_received", [&] { protocol_->datagram_received(data, from); });
     return !closing_;
 }
 
 void UdpTransport::report_error(std::error_code ec, const SocketAddress& addr) noexcept {
     if (!protocol_) return;  // connection_lost has run (errors scheduled before it still arrive)
-    try {
-        protocol_->error_received(ec, addr);
-    } catch (...) {
-        callback_failed("Exception in protocol.error_received()");
-    }
+    call("error_received", [&] { protocol_->error_received(ec, addr); });
 }
 
 void UdpTransport::schedule_error(std::error_code ec, const SocketAddress& addr) noexcept {
@@ -340,21 +335,13 @@ void UdpTransport::set_write_buffer_limits(std::optional<std::size_t> high, std:
 void UdpTransport::maybe_pause_protocol() noexcept {
     if (writing_paused_ || get_write_buffer_size() <= limits_.high || !protocol_) return;
     writing_paused_ = true;
-    try {
-        protocol_->pause_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.pause_writing()");
-    }
+    call("pause_writing", [&] { protocol_->pause_writing(); });
 }
 
 void UdpTransport::maybe_resume_protocol() noexcept {
     if (!writing_paused_ || get_write_buffer_size() > limits_.low || lost_scheduled_) return;
     writing_paused_ = false;
-    try {
-        protocol_->resume_writing();
-    } catch (...) {
-        callback_failed("Exception in protocol.resume_writing()");
-    }
+    call("resume_writing", [&] { protocol_->resume_writing(); });
 }
 
 // --- closing --------------------------------------------------------------------------------
@@ -374,11 +361,6 @@ void UdpTransport::close_for_loop() noexcept {
     force_close(make_error_code(errc::loop_closed));
 }
 
-void UdpTransport::callback_failed(const char* what) noexcept {
-    loop_.call_exception_handler({what, std::current_exception(), nullptr, this});
-    force_close(make_error_code(errc::protocol_callback_failed));
-}
-
 void UdpTransport::force_close(std::error_code ec) noexcept {
     if (lost_scheduled_) return;
     closing_ = true;
@@ -393,19 +375,11 @@ void UdpTransport::force_close(std::error_code ec) noexcept {
 
 void UdpTransport::schedule_connection_lost(std::error_code ec) noexcept {
     lost_scheduled_ = true;
-    try {
-        loop_.call_soon([t = DatagramTransportPtr(this), ec] { static_cast<UdpTransport*>(t.get())->call_connection_lost(ec); });
-    } catch (...) {
-        call_connection_lost(ec);  // the loop is closing: deliver now rather than never
-    }
+    call_soon_or_now(loop_, [t = DatagramTransportPtr(this), ec] { static_cast<UdpTransport*>(t.get())->call_connection_lost(ec); });
 }
 
 void UdpTransport::call_connection_lost(std::error_code ec) noexcept {
-    try {
-        protocol_->connection_lost(ec);
-    } catch (...) {
-        loop_.call_exception_handler({"Exception in protocol.connection_lost()", std::current_exception(), nullptr, this});
-    }
+    call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(ec); });
     read_watch_.reset();
     if (s_) s_->watch.reset();
     if (unix_file_) {

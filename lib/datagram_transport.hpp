@@ -75,7 +75,9 @@ private:
     void schedule_error(std::error_code ec, const SocketAddress& addr) noexcept;
     void maybe_pause_protocol() noexcept;
     void maybe_resume_protocol() noexcept;
-    void callback_failed(const char* what) noexcept;
+    /// Calls protocol callback `callback`; a throw is reported and closes the endpoint.
+    template <class Call>
+    void call(const char* callback, Call&& c) noexcept;
     void force_close(std::error_code ec) noexcept;
     void schedule_connection_lost(std::error_code ec) noexcept;
     void call_connection_lost(std::error_code ec) noexcept;

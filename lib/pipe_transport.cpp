@@ -91,11 +91,7 @@ bool PipeTransport::call(const char* callback, Call&& fn) noexcept {
 }
 
 void PipeTransport::on_connected(std::optional<Future<Connection>>& waiter) noexcept {
-    try {
-        protocol_->connection_made(*this);
-    } catch (...) {
-        loop_.call_exception_handler({"Exception in protocol.connection_made()", std::current_exception(), this});
-        force_close(make_error_code(errc::protocol_callback_failed));
+    if (!call("connection_made", [&] { protocol_->connection_made(*this); })) {
         if (waiter && !waiter->done())
             waiter->set_error(make_error_code(errc::protocol_callback_failed), "connection_made() failed");
         return;
@@ -350,19 +346,11 @@ void PipeTransport::force_close(std::error_code ec) noexcept {
 
 void PipeTransport::schedule_connection_lost(std::error_code ec) noexcept {
     lost_scheduled_ = true;
-    try {
-        loop_.call_soon([t = TransportPtr(this), ec] { static_cast<PipeTransport*>(t.get())->call_connection_lost(ec); });
-    } catch (...) {
-        call_connection_lost(ec);  // the loop is closing: deliver now rather than never
-    }
+    call_soon_or_now(loop_, [t = TransportPtr(this), ec] { static_cast<PipeTransport*>(t.get())->call_connection_lost(ec); });
 }
 
 void PipeTransport::call_connection_lost(std::error_code ec) noexcept {
-    try {
-        protocol_->connection_lost(ec);
-    } catch (...) {
-        loop_.call_exception_handler({"Exception in protocol.connection_lost()", std::current_exception(), this});
-    }
+    call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(ec); });
     read_watch_.reset();
     write_watch_.reset();
     if (fd_ >= 0) ::close(fd_);

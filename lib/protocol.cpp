@@ -49,14 +49,14 @@ std::string Transport::describe() const {
 
 namespace bulb::detail {
 
-void report_callback_error(EventLoop& loop, Transport* transport, const char* callback,
+void report_callback_error(EventLoop& loop, const CallbackSource& source, const char* callback,
                            std::exception_ptr error) noexcept {
     std::string message;
     try {
-        message = std::string("Exception in protocol.") + callback + "()";
+        message = std::string("Exception in ") + source.receiver + "." + callback + "()";
     } catch (...) {  // out of memory: report what we can
     }
-    loop.call_exception_handler({std::move(message), std::move(error), transport});
+    loop.call_exception_handler({std::move(message), std::move(error), source.transport, source.datagram_transport});
 }
 
 }  // namespace bulb::detail

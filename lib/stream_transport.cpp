@@ -316,11 +316,7 @@ void StreamTransport::force_close(std::error_code ec, bool reset) noexcept {
 
 void StreamTransport::schedule_connection_lost(std::error_code ec) noexcept {
     lost_scheduled_ = true;
-    try {
-        loop_.call_soon([t = TransportPtr(this), ec] { static_cast<StreamTransport*>(t.get())->call_connection_lost(ec); });
-    } catch (...) {
-        call_connection_lost(ec);  // the loop is closing: deliver now rather than never
-    }
+    call_soon_or_now(loop_, [t = TransportPtr(this), ec] { static_cast<StreamTransport*>(t.get())->call_connection_lost(ec); });
 }
 
 void StreamTransport::call_connection_lost(std::error_code ec) noexcept {

@@ -8,6 +8,7 @@
 
 #include "loop/loop_impl.hpp"
 #include "pipe_transport.hpp"
+#include "protocol_call.hpp"
 #include "spawn.hpp"
 
 #include <bulb/future.hpp>
@@ -186,11 +187,7 @@ void SubprocessImpl::report(const char* what) noexcept {
 
 void SubprocessImpl::on_connected(Future<SubprocessConnection>& waiter) noexcept {
     if (!lost_scheduled_) {
-        try {
-            protocol_->connection_made(*this);
-        } catch (...) {
-            report("Exception in SubprocessProtocol.connection_made()");
-        }
+        call_protocol(loop_.owner(), this, "connection_made", [&] { protocol_->connection_made(*this); });
     }
     connected_ = true;
     for (int fd = 1; fd < 3; ++fd)
@@ -254,48 +251,28 @@ bool SubprocessImpl::try_reap() noexcept {
 void SubprocessImpl::exited(int returncode) noexcept {
     returncode_ = returncode;
     stop_exit_watch();
-    try {
-        protocol_->process_exited();
-    } catch (...) {
-        report("Exception in SubprocessProtocol.process_exited()");
-    }
+    call_protocol(loop_.owner(), this, "process_exited", [&] { protocol_->process_exited(); });
     try_finish();
 }
 
 // --- pipes -----------------------------------------------------------------------------------
 
 void SubprocessImpl::pipe_data_received(int fd, ByteView data) noexcept {
-    try {
-        protocol_->pipe_data_received(fd, data);
-    } catch (...) {
-        report("Exception in SubprocessProtocol.pipe_data_received()");
-    }
+    call_protocol(loop_.owner(), this, "pipe_data_received", [&] { protocol_->pipe_data_received(fd, data); });
 }
 
 void SubprocessImpl::pipe_connection_lost(int fd, std::error_code ec) noexcept {
     TransportPtr gone = std::move(pipes_[fd]);  // released after the callback
-    try {
-        protocol_->pipe_connection_lost(fd, ec);
-    } catch (...) {
-        report("Exception in SubprocessProtocol.pipe_connection_lost()");
-    }
+    call_protocol(loop_.owner(), this, "pipe_connection_lost", [&] { protocol_->pipe_connection_lost(fd, ec); });
     try_finish();
 }
 
 void SubprocessImpl::pipe_pause_writing() noexcept {
-    try {
-        protocol_->pause_writing();
-    } catch (...) {
-        report("Exception in SubprocessProtocol.pause_writing()");
-    }
+    call_protocol(loop_.owner(), this, "pause_writing", [&] { protocol_->pause_writing(); });
 }
 
 void SubprocessImpl::pipe_resume_writing() noexcept {
-    try {
-        protocol_->resume_writing();
-    } catch (...) {
-        report("Exception in SubprocessProtocol.resume_writing()");
-    }
+    call_protocol(loop_.owner(), this, "resume_writing", [&] { protocol_->resume_writing(); });
 }
 
 // --- signals and closing --------------------------------------------------------------------
@@ -373,20 +350,12 @@ void SubprocessImpl::try_finish() noexcept {
     for (auto& p : pipes_)
         if (p) return;
     lost_scheduled_ = true;
-    try {
-        loop_.call_soon([s = RefPtr<SubprocessImpl>(this)] { s->call_connection_lost(); });
-    } catch (...) {
-        call_connection_lost();
-    }
+    call_soon_or_now(loop_, [s = RefPtr<SubprocessImpl>(this)] { s->call_connection_lost(); });
 }
 
 void SubprocessImpl::call_connection_lost() noexcept {
     closing_ = true;
-    try {
-        protocol_->connection_lost(lost_error_);
-    } catch (...) {
-        report("Exception in SubprocessProtocol.connection_lost()");
-    }
+    call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(lost_error_); });
     protocol_.reset();
     loop_.transports_.remove(this);
     release_ref();  // the loop's reference: may destroy this
