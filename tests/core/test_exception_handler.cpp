@@ -13,7 +13,7 @@ using namespace bulb_test;
 TEST_SUITE("exception handler") {
 
 TEST_CASE("a throwing callback reaches the handler with a message and the exception") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     bulb::EventLoop* handler_loop = nullptr;
     loop.call_soon([] { throw std::runtime_error("callback broke"); });
@@ -29,7 +29,7 @@ TEST_CASE("a throwing callback reaches the handler with a message and the except
 }
 
 TEST_CASE("the loop goes on running the later callbacks after one throws") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     std::vector<int> order;
     loop.call_soon([&] { order.push_back(1); });
@@ -48,7 +48,7 @@ TEST_CASE("the loop goes on running the later callbacks after one throws") {
 }
 
 TEST_CASE("a throwing timer callback is contained too") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     bool after = false;
     loop.call_later(1ms, [] { throw std::runtime_error("timer broke"); });
@@ -63,7 +63,7 @@ TEST_CASE("a throwing timer callback is contained too") {
 }
 
 TEST_CASE("a throwing exception handler does not kill the loop") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int handler_calls = 0;
     loop.set_exception_handler([&](bulb::EventLoop&, const bulb::ExceptionContext&) {
         ++handler_calls;
@@ -82,7 +82,7 @@ TEST_CASE("a throwing exception handler does not kill the loop") {
 }
 
 TEST_CASE("a CancelledError thrown from a callback is contained and reported") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     bool after = false;
     loop.call_soon([] { throw bulb::CancelledError("stop it"); });
@@ -95,7 +95,7 @@ TEST_CASE("a CancelledError thrown from a callback is contained and reported") {
 }
 
 TEST_CASE("a non-exception type thrown from a callback is contained") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     loop.call_soon([] { throw 42; });
     run_once(loop);
@@ -104,7 +104,7 @@ TEST_CASE("a non-exception type thrown from a callback is contained") {
 }
 
 TEST_CASE("a throwing future done callback is reported and the other done callbacks still run") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     bulb::Future<int> f(loop);
     std::vector<int> order;
@@ -119,7 +119,7 @@ TEST_CASE("a throwing future done callback is reported and the other done callba
 }
 
 TEST_CASE("call_exception_handler reports a context given by the user") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     loop.call_exception_handler({"custom report", nullptr});
     REQUIRE(handler.size() == 1);
@@ -128,7 +128,7 @@ TEST_CASE("call_exception_handler reports a context given by the user") {
 }
 
 TEST_CASE("the handler may replace itself while it runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<std::string> log;
     auto token = std::make_shared<int>(0);
     loop.set_exception_handler([&, token](bulb::EventLoop& l, const bulb::ExceptionContext& c) {
@@ -144,7 +144,7 @@ TEST_CASE("the handler may replace itself while it runs") {
 }
 
 TEST_CASE("debug mode reports a callback slower than the threshold") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     CHECK_FALSE(loop.get_debug());
     loop.set_debug(true);
@@ -158,7 +158,7 @@ TEST_CASE("debug mode reports a callback slower than the threshold") {
 }
 
 TEST_CASE("debug mode stays silent for fast callbacks") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     loop.set_debug(true);
     loop.set_slow_callback_duration(1s);
@@ -168,7 +168,7 @@ TEST_CASE("debug mode stays silent for fast callbacks") {
 }
 
 TEST_CASE("slow callbacks are not reported outside debug mode") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     loop.set_slow_callback_duration(1ms);
     loop.call_soon([] { std::this_thread::sleep_for(10ms); });
@@ -177,7 +177,7 @@ TEST_CASE("slow callbacks are not reported outside debug mode") {
 }
 
 TEST_CASE("a slow callback that also throws is reported twice: the exception, then the slowness") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     loop.set_debug(true);
     loop.set_slow_callback_duration(5ms);

@@ -32,14 +32,14 @@ struct Concurrency {
 TEST_SUITE("executor") {
 
 TEST_CASE("run_in_executor resolves the future with the job's result") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto fut = loop.run_in_executor([] { return 6 * 7; });
     CHECK_FALSE(fut.done());
     CHECK(loop.run_until_complete(fut) == 42);
 }
 
 TEST_CASE("run_in_executor with a void job resolves a Future<void>") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::atomic<bool> ran{false};
     bulb::Future<void> fut = loop.run_in_executor([&] { ran = true; });
     loop.run_until_complete(fut);
@@ -49,14 +49,14 @@ TEST_CASE("run_in_executor with a void job resolves a Future<void>") {
 }
 
 TEST_CASE("an exception thrown by the job comes out of result()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto fut = loop.run_in_executor([]() -> int { throw std::out_of_range("job failed"); });
     CHECK_THROWS_WITH_AS(loop.run_until_complete(fut), "job failed", std::out_of_range);
     CHECK_THROWS_AS(fut.result(), std::out_of_range);
 }
 
 TEST_CASE("the job runs on another thread and the future resolves on the loop thread") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto loop_thread = std::this_thread::get_id();
     auto fut = loop.run_in_executor([] { return std::this_thread::get_id(); });
     std::thread::id callback_thread;
@@ -68,13 +68,13 @@ TEST_CASE("the job runs on another thread and the future resolves on the loop th
 }
 
 TEST_CASE("a job sees no running loop on its worker thread") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto fut = loop.run_in_executor([] { return bulb::EventLoop::current() == nullptr; });
     CHECK(loop.run_until_complete(fut));
 }
 
 TEST_CASE("a move-only result is moved out of the job") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto fut = loop.run_in_executor([] { return std::make_unique<int>(5); });
     std::unique_ptr<int> p = loop.run_until_complete(fut);
     REQUIRE(p);
@@ -82,7 +82,7 @@ TEST_CASE("a move-only result is moved out of the job") {
 }
 
 TEST_CASE("cancelling the future drops the job's result") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     std::mutex m;
     std::condition_variable cv;
@@ -108,7 +108,7 @@ TEST_CASE("cancelling the future drops the job's result") {
 }
 
 TEST_CASE("executor_threads limits how many jobs run at once") {
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 2});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 2});
     Concurrency c;
     std::vector<bulb::Future<void>> futs;
     for (int i = 0; i < 6; ++i) {
@@ -123,7 +123,7 @@ TEST_CASE("executor_threads limits how many jobs run at once") {
 }
 
 TEST_CASE("one thread means strictly sequential jobs, in submission order") {
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 1});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 1});
     Concurrency c;
     std::mutex m;
     std::vector<int> order;
@@ -145,7 +145,7 @@ TEST_CASE("one thread means strictly sequential jobs, in submission order") {
 }
 
 TEST_CASE("jobs submitted while a worker is idle still get the pool's full concurrency") {
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 2});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 2});
     loop.run_until_complete(loop.run_in_executor([] {}));  // one worker exists, then idles
     std::this_thread::sleep_for(20ms);                       // ... and is surely waiting
     // Two jobs that can only finish together: they need two threads.
@@ -166,7 +166,7 @@ TEST_CASE("jobs submitted while a worker is idle still get the pool's full concu
 
 TEST_CASE("close() lets queued jobs finish and joins the pool") {
     std::atomic<int> done{0};
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 1});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 1});
     for (int i = 0; i < 4; ++i) {
         loop.submit_to_executor([&done] {
             std::this_thread::sleep_for(10ms);
@@ -179,7 +179,7 @@ TEST_CASE("close() lets queued jobs finish and joins the pool") {
 }
 
 TEST_CASE("close() with executor results still pending does not report or leak them") {
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 2});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 2});
     RecordingHandler handler(loop);
     std::atomic<int> done{0};
     auto ok = loop.run_in_executor([&] {
@@ -199,7 +199,7 @@ TEST_CASE("close() with executor results still pending does not report or leak t
 }
 
 TEST_CASE("many small jobs all complete with their own results") {
-    bulb::EventLoop loop(bulb::LoopOptions{.executor_threads = 4});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.executor_threads = 4});
     std::vector<bulb::Future<int>> futs;
     for (int i = 0; i < 500; ++i) futs.push_back(loop.run_in_executor([i] { return i * i; }));
     long sum = 0;

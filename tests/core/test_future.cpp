@@ -13,7 +13,7 @@ using namespace bulb_test;
 TEST_SUITE("future") {
 
 TEST_CASE("a new future is pending and result() throws InvalidStateError") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     CHECK_FALSE(f.done());
     CHECK_FALSE(f.cancelled());
@@ -23,7 +23,7 @@ TEST_CASE("a new future is pending and result() throws InvalidStateError") {
 }
 
 TEST_CASE("set_result makes the future done with that value") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<std::string> f(loop);
     f.set_result("value");
     CHECK(f.done());
@@ -33,7 +33,7 @@ TEST_CASE("set_result makes the future done with that value") {
 }
 
 TEST_CASE("Future<void> completes with set_result()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<void> f(loop);
     f.set_result();
     CHECK(f.done());
@@ -41,7 +41,7 @@ TEST_CASE("Future<void> completes with set_result()") {
 }
 
 TEST_CASE("set_exception makes result() throw it and exception() return it") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     auto e = std::make_exception_ptr(std::logic_error("bad"));
     f.set_exception(e);
@@ -53,7 +53,7 @@ TEST_CASE("set_exception makes result() throw it and exception() return it") {
 }
 
 TEST_CASE("set_error stores a bulb::Error carrying the code") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_error(make_error_code(std::errc::connection_refused), "connect");
     try {
@@ -75,7 +75,7 @@ TEST_CASE("set_error stores a bulb::Error carrying the code") {
 }
 
 TEST_CASE("cancel() makes result() and exception() throw CancelledError with the message") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     CHECK(f.cancel("no longer needed"));
     CHECK(f.done());
@@ -99,7 +99,7 @@ TEST_CASE("cancel() makes result() and exception() throw CancelledError with the
 }
 
 TEST_CASE("completing a done future twice throws InvalidStateError and keeps the first outcome") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_result(1);
     CHECK_THROWS_AS(f.set_result(2), bulb::InvalidStateError);
@@ -113,7 +113,7 @@ TEST_CASE("completing a done future twice throws InvalidStateError and keeps the
 }
 
 TEST_CASE("copies of a future share one state") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> a(loop);
     bulb::Future<int> b = a;
     CHECK(a == b);
@@ -124,7 +124,7 @@ TEST_CASE("copies of a future share one state") {
 }
 
 TEST_CASE("a move-only value works: set_result, result(), run_until_complete") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<std::unique_ptr<int>> f(loop);
     loop.call_soon([f]() mutable { f.set_result(std::make_unique<int>(9)); });
     std::unique_ptr<int> p = loop.run_until_complete(f);
@@ -138,7 +138,7 @@ TEST_CASE("a move-only value works: set_result, result(), run_until_complete") {
 }
 
 TEST_CASE("done callbacks are never called inline, not even before the loop runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     int calls = 0;
     f.add_done_callback([&] { ++calls; });
@@ -149,7 +149,7 @@ TEST_CASE("done callbacks are never called inline, not even before the loop runs
 }
 
 TEST_CASE("done callbacks run in the order they were added") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<void> f(loop);
     std::vector<int> order;
     for (int i = 0; i < 5; ++i) f.add_done_callback([&order, i] { order.push_back(i); });
@@ -159,7 +159,7 @@ TEST_CASE("done callbacks run in the order they were added") {
 }
 
 TEST_CASE("a done callback added to a finished future is scheduled soon, not run inline") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_result(5);
     int got = 0;
@@ -170,7 +170,7 @@ TEST_CASE("a done callback added to a finished future is scheduled soon, not run
 }
 
 TEST_CASE("both callback forms work: fn() and fn(Future&) seeing the same future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     std::vector<std::string> log;
     f.add_done_callback([&] { log.push_back("plain"); });
@@ -184,7 +184,7 @@ TEST_CASE("both callback forms work: fn() and fn(Future&) seeing the same future
 }
 
 TEST_CASE("done callbacks run after cancel() and after set_exception") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> a(loop), b(loop);
     bool a_cancelled = false;
     std::string b_error;
@@ -200,7 +200,7 @@ TEST_CASE("done callbacks run after cancel() and after set_exception") {
 TEST_CASE("a future kept alive only by its own pending done callback is freed") {
     // The fn(Future&) form must not make the future own itself: dropping the last handle of a
     // pending future frees its state and the callback's captures.
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto token = std::make_shared<int>(0);
     {
         bulb::Future<int> f(loop);
@@ -210,7 +210,7 @@ TEST_CASE("a future kept alive only by its own pending done callback is freed") 
 }
 
 TEST_CASE("a done callback keeps the future alive until it runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int got = 0;
     {
         bulb::Future<int> f(loop);
@@ -222,7 +222,7 @@ TEST_CASE("a done callback keeps the future alive until it runs") {
 }
 
 TEST_CASE("run_until_complete returns the value or throws the exception") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> ok(loop);
     loop.call_later(1ms, [ok]() mutable { ok.set_result(21); });
     CHECK(loop.run_until_complete(ok) == 21);
@@ -235,14 +235,14 @@ TEST_CASE("run_until_complete returns the value or throws the exception") {
 }
 
 TEST_CASE("run_until_complete on an already finished future returns at once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_result(2);
     CHECK(loop.run_until_complete(f) == 2);
 }
 
 TEST_CASE("run_until_complete throws InvalidStateError when the loop is stopped first") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     loop.call_soon([&] { loop.stop(); });
     CHECK_THROWS_AS(loop.run_until_complete(f), bulb::InvalidStateError);
@@ -250,7 +250,7 @@ TEST_CASE("run_until_complete throws InvalidStateError when the loop is stopped 
 }
 
 TEST_CASE("run_until_complete on a closed loop throws without touching the future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     loop.close();
     CHECK_THROWS_AS(loop.run_until_complete(f), bulb::InvalidStateError);
@@ -259,7 +259,7 @@ TEST_CASE("run_until_complete on a closed loop throws without touching the futur
 
 TEST_CASE("Future() without a loop argument uses the running loop or throws") {
     CHECK_THROWS_AS(bulb::Future<int>(), bulb::InvalidStateError);
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool same = false;
     loop.call_soon([&] { same = &bulb::Future<int>().get_loop() == &loop; });
     run_once(loop);
@@ -267,7 +267,7 @@ TEST_CASE("Future() without a loop argument uses the running loop or throws") {
 }
 
 TEST_CASE("a future destroyed with an unretrieved exception is reported as never retrieved") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     {
         bulb::Future<int> f(loop);
@@ -296,7 +296,7 @@ TEST_CASE("a future destroyed with an unretrieved exception is reported as never
 TEST_CASE("an unretrieved future still held by a callback at loop destruction is reported safely") {
     int reports = 0;
     {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         loop.set_exception_handler([&](bulb::EventLoop&, const bulb::ExceptionContext& c) {
             if (c.message.find("never retrieved") != std::string::npos) ++reports;
         });
@@ -309,7 +309,7 @@ TEST_CASE("an unretrieved future still held by a callback at loop destruction is
 
 TEST_CASE("a future outliving its loop is destroyed silently") {
     bulb::Future<int> f = [] {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         bulb::Future<int> inner(loop);
         inner.set_exception(std::make_exception_ptr(std::runtime_error("orphan")));
         return inner;
@@ -318,7 +318,7 @@ TEST_CASE("a future outliving its loop is destroyed silently") {
 }
 
 TEST_CASE("set_canceller routes cancel() to the producer") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     int asked = 0;
     std::string message;
@@ -338,7 +338,7 @@ TEST_CASE("set_canceller routes cancel() to the producer") {
 }
 
 TEST_CASE("a canceller refusing the request leaves the future pending") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_canceller([](std::string) { return false; });
     CHECK_FALSE(f.cancel());
@@ -349,7 +349,7 @@ TEST_CASE("a canceller refusing the request leaves the future pending") {
 }
 
 TEST_CASE("a done callback may add another done callback to the same finished future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     std::vector<int> order;
     f.add_done_callback([&] {

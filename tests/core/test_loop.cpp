@@ -12,7 +12,7 @@ using namespace bulb_test;
 TEST_SUITE("loop") {
 
 TEST_CASE("call_soon callbacks run in FIFO order and only from the loop") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     for (int i = 0; i < 10; ++i) loop.call_soon([&order, i] { order.push_back(i); });
     CHECK(order.empty());  // nothing runs inside call_soon
@@ -21,7 +21,7 @@ TEST_CASE("call_soon callbacks run in FIFO order and only from the loop") {
 }
 
 TEST_CASE("FIFO order holds across a large batch that grows the ready queue") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     constexpr int n = 5000;
     for (int i = 0; i < n; ++i) loop.call_soon([&order, i] { order.push_back(i); });
@@ -31,7 +31,7 @@ TEST_CASE("FIFO order holds across a large batch that grows the ready queue") {
 }
 
 TEST_CASE("a handle cancelled before it runs never runs and releases its captures at once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto token = std::make_shared<int>(7);
     bool ran = false;
     bulb::Handle h = loop.call_soon([&ran, token] { ran = true; });
@@ -46,7 +46,7 @@ TEST_CASE("a handle cancelled before it runs never runs and releases its capture
 }
 
 TEST_CASE("captures of a callback that ran are destroyed right after it returns") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int destroyed = 0;
     bulb::Handle h = loop.call_soon([c = DestroyCounter(&destroyed)] {});
     CHECK(destroyed == 0);
@@ -56,7 +56,7 @@ TEST_CASE("captures of a callback that ran are destroyed right after it returns"
 }
 
 TEST_CASE("a callback may cancel its own handle while it runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto token = std::make_shared<int>(1);
     bulb::Handle self;
     long seen_inside = 0;
@@ -76,7 +76,7 @@ TEST_CASE("a callback may cancel its own handle while it runs") {
 }
 
 TEST_CASE("a callback cancelling a later callback of the same iteration prevents it") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     bulb::Handle second;
     loop.call_soon([&] {
@@ -94,7 +94,7 @@ TEST_CASE("a handle may outlive its loop and be cancelled afterwards") {
     bulb::TimerHandle t;
     auto token = std::make_shared<int>(0);
     {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         h = loop.call_soon([token] {});
         t = loop.call_later(1h, [token] {});
     }
@@ -105,7 +105,7 @@ TEST_CASE("a handle may outlive its loop and be cancelled afterwards") {
 }
 
 TEST_CASE("one iteration runs only what was ready when it began") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int count = 0;
     std::function<void()> again = [&] {
         ++count;
@@ -119,7 +119,7 @@ TEST_CASE("one iteration runs only what was ready when it began") {
 }
 
 TEST_CASE("a self-rescheduling callback does not starve stop()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int count = 0;
     std::function<void()> again = [&] {
         if (++count == 100) loop.stop();
@@ -132,7 +132,7 @@ TEST_CASE("a self-rescheduling callback does not starve stop()") {
 }
 
 TEST_CASE("stop() finishes the current iteration: the rest of the batch runs, their children do not") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_soon([&] {
         order.push_back(1);
@@ -150,7 +150,7 @@ TEST_CASE("stop() finishes the current iteration: the rest of the batch runs, th
 }
 
 TEST_CASE("stop() before run_forever runs exactly one iteration") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_soon([&] {
         order.push_back(1);
@@ -165,14 +165,14 @@ TEST_CASE("stop() before run_forever runs exactly one iteration") {
 }
 
 TEST_CASE("stop() before run_forever returns even when nothing is scheduled") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     loop.stop();
     loop.run_forever();  // must not block in poll
     CHECK_FALSE(loop.is_running());
 }
 
 TEST_CASE("run_forever on a running loop throws InvalidStateError") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool threw = false;
     loop.call_soon([&] {
         CHECK_THROWS_AS(loop.run_forever(), bulb::InvalidStateError);
@@ -197,7 +197,7 @@ TEST_CASE("run_forever of a second loop inside a running loop throws InvalidStat
 }
 
 TEST_CASE("run_until_complete inside a running loop throws without leaving a stop() behind") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> fut(loop);
     bool threw = false;
     loop.call_soon([&] {
@@ -216,7 +216,7 @@ TEST_CASE("run_until_complete inside a running loop throws without leaving a sto
 }
 
 TEST_CASE("close() from inside a callback throws InvalidStateError and the loop goes on") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool threw = false;
     loop.call_soon([&] {
         CHECK_THROWS_AS(loop.close(), bulb::InvalidStateError);
@@ -229,7 +229,7 @@ TEST_CASE("close() from inside a callback throws InvalidStateError and the loop 
 }
 
 TEST_CASE("close() is idempotent, and a closed loop refuses work") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     CHECK_FALSE(loop.is_closed());
     loop.close();
     CHECK(loop.is_closed());
@@ -243,7 +243,7 @@ TEST_CASE("close() is idempotent, and a closed loop refuses work") {
 }
 
 TEST_CASE("close() drops pending callbacks and timers without running them") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int destroyed = 0;
     bool ran = false;
     loop.call_soon([&ran, c = DestroyCounter(&destroyed)] { ran = true; });
@@ -254,7 +254,7 @@ TEST_CASE("close() drops pending callbacks and timers without running them") {
 }
 
 TEST_CASE("is_running is true inside callbacks and false around run_forever") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     CHECK_FALSE(loop.is_running());
     bool inside = false;
     loop.call_soon([&] { inside = loop.is_running(); });
@@ -264,7 +264,7 @@ TEST_CASE("is_running is true inside callbacks and false around run_forever") {
 }
 
 TEST_CASE("current() and get_running_loop() name the running loop only while it runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     CHECK(bulb::EventLoop::current() == nullptr);
     CHECK_THROWS_AS(bulb::get_running_loop(), bulb::InvalidStateError);
     bulb::EventLoop* seen = nullptr;
@@ -280,7 +280,7 @@ TEST_CASE("current() and get_running_loop() name the running loop only while it 
 }
 
 TEST_CASE("the running loop is cleared even when run_until_complete throws") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> fut(loop);
     loop.call_soon([&] { fut.set_exception(std::make_exception_ptr(std::runtime_error("boom"))); });
     CHECK_THROWS_AS(loop.run_until_complete(fut), std::runtime_error);
@@ -289,7 +289,7 @@ TEST_CASE("the running loop is cleared even when run_until_complete throws") {
 }
 
 TEST_CASE("callbacks returning a value are accepted and their value ignored") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int n = 0;
     loop.call_soon([&n] { return ++n; });
     run_once(loop);
@@ -299,7 +299,7 @@ TEST_CASE("callbacks returning a value are accepted and their value ignored") {
 TEST_CASE("the destructor closes a loop that still holds callbacks") {
     int destroyed = 0;
     {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         loop.call_soon([c = DestroyCounter(&destroyed)] {});
         loop.call_later(10s, [c = DestroyCounter(&destroyed)] {});
     }

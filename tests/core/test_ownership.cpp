@@ -4,6 +4,8 @@
 #include <bulb/loop.hpp>
 #include <bulb/ref.hpp>
 
+#include "support/loop_fixture.hpp"
+
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -98,7 +100,7 @@ TEST_CASE("BULB_ASSERT aborts on a release without a reference (debug and saniti
 }
 
 TEST_CASE("Handle copies share one callback; cancelling any copy cancels it") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int ran = 0;
     bulb::Handle h = loop.call_soon([&] { ++ran; });
     bulb::Handle copy = h;
@@ -137,7 +139,7 @@ struct Other final : bulb::LoopExtension {
 TEST_CASE("EventLoop::extension<T>: one instance per loop, made on first use, destroyed after close") {
     Counter::made = Counter::destroyed = 0;
     {
-        bulb::EventLoop a, b;
+        bulb_test::AuditedLoop a, b;
         CHECK(Counter::made == 0);
         a.extension<Counter>().value = 7;
         CHECK(&a.extension<Counter>() == &a.extension<Counter>());

@@ -64,7 +64,7 @@ TEST_SUITE("threadsafe") {
 TEST_CASE("8 threads x 100000 call_soon_threadsafe calls each run exactly once, in per-thread order") {
     constexpr int threads = 8;
     constexpr int per_thread = 100'000;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     Watchdog watchdog(loop, 60s);
     std::vector<std::vector<int>> seen(threads);
     for (auto& v : seen) v.reserve(per_thread);
@@ -102,7 +102,7 @@ TEST_CASE("8 threads x 100000 call_soon_threadsafe calls each run exactly once, 
 }
 
 TEST_CASE("a loop sleeping in poll with no timers is woken promptly by one call from another thread") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     Watchdog watchdog(loop, 10s);
     std::chrono::steady_clock::time_point sent{}, ran{};
     std::thread other([&] {
@@ -121,7 +121,7 @@ TEST_CASE("a loop sleeping in poll with no timers is woken promptly by one call 
 }
 
 TEST_CASE("repeated wake-ups from another thread are all delivered") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     Watchdog watchdog(loop, 20s);
     int count = 0;
     std::mutex m;
@@ -149,7 +149,7 @@ TEST_CASE("repeated wake-ups from another thread are all delivered") {
 }
 
 TEST_CASE("call_soon_threadsafe from the loop thread runs on a later iteration, after call_soon") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_soon([&] {
         loop.call_soon_threadsafe([&] { order.push_back(2); });
@@ -162,7 +162,7 @@ TEST_CASE("call_soon_threadsafe from the loop thread runs on a later iteration, 
 }
 
 TEST_CASE("call_soon_threadsafe callbacks queued before any run keep their FIFO order") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     for (int i = 0; i < 100; ++i) loop.call_soon_threadsafe([&order, i] { order.push_back(i); });
     run_once(loop);
@@ -171,7 +171,7 @@ TEST_CASE("call_soon_threadsafe callbacks queued before any run keep their FIFO 
 }
 
 TEST_CASE("an exception from a thread-safe callback reaches the exception handler") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     std::thread other([&] { loop.call_soon_threadsafe([] { throw std::runtime_error("from afar"); }); });
     other.join();
@@ -181,7 +181,7 @@ TEST_CASE("an exception from a thread-safe callback reaches the exception handle
 }
 
 TEST_CASE("thread-safe callbacks never run are destroyed by close()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int destroyed = 0;
     bool ran = false;
     std::thread other([&] { loop.call_soon_threadsafe([&ran, c = DestroyCounter(&destroyed)] { ran = true; }); });
@@ -193,7 +193,7 @@ TEST_CASE("thread-safe callbacks never run are destroyed by close()") {
 
 TEST_CASE("call_soon_threadsafe racing close() either is accepted or throws InvalidStateError") {
     for (int round = 0; round < 20; ++round) {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         std::atomic<int> accepted{0}, refused{0};
         std::atomic<bool> go{false};
         std::vector<std::thread> threads;

@@ -119,7 +119,7 @@ TEST_SUITE("timers") {
 TEST_CASE("20,000 timers over two minutes of virtual time fire in deadline order, cancelled ones never") {
     for (std::uint64_t seed : {1, 2, 3}) {
         CAPTURE(seed);
-        bulb::EventLoop loop(virtual_clock());
+        bulb_test::AuditedLoop loop(virtual_clock());
         TimerModel model(loop, seed);
         model.run(10000, 3000, 10000);
         CHECK(model.scheduled() > 15000);
@@ -127,7 +127,7 @@ TEST_CASE("20,000 timers over two minutes of virtual time fire in deadline order
 }
 
 TEST_CASE("timers on the real clock fire in deadline order across many loop iterations") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     TimerModel model(loop, 7);
     model.short_delays = true;
     // Within 30 ms the wheel's slots open one after another while timers are added and cancelled.
@@ -135,7 +135,7 @@ TEST_CASE("timers on the real clock fire in deadline order across many loop iter
 }
 
 TEST_CASE("equal deadlines keep their scheduling order whether far, in the wheel or late") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<char> order;
     const auto deadline = loop.time() + 1500ms;
     loop.call_at(deadline, [&] { order.push_back('a'); });  // beyond the wheel's second
@@ -148,7 +148,7 @@ TEST_CASE("equal deadlines keep their scheduling order whether far, in the wheel
 }
 
 TEST_CASE("deadlines beyond the wheel's second, and a clock that passes all of it at once") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<int> order;
     auto base = loop.time();
     // 1.5 s and 3 s are beyond the wheel when scheduled; 900 ms is in it.
@@ -164,7 +164,7 @@ TEST_CASE("deadlines beyond the wheel's second, and a clock that passes all of i
 
     // Real clock: a callback blocks the loop for longer than the wheel spans (~1.07 s), so every
     // slot and some far timers are due at the next iteration, together.
-    bulb::EventLoop real;
+    bulb_test::AuditedLoop real;
     order.clear();
     base = real.time();
     for (int i = 999; i >= 0; --i) real.call_at(base + std::chrono::milliseconds(i + 1), [&order, i] { order.push_back(i); });

@@ -22,7 +22,7 @@ std::chrono::nanoseconds thread_cpu_time() {
 TEST_SUITE("timers") {
 
 TEST_CASE("call_at timers run in deadline order, not scheduling order") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     auto base = loop.time();
     loop.call_at(base + 6ms, [&] {
@@ -36,7 +36,7 @@ TEST_CASE("call_at timers run in deadline order, not scheduling order") {
 }
 
 TEST_CASE("call_later timers run in deadline order") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_later(30ms, [&] {
         order.push_back(30);
@@ -49,7 +49,7 @@ TEST_CASE("call_later timers run in deadline order") {
 }
 
 TEST_CASE("timers with equal deadlines run in the order they were scheduled") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     auto when = loop.time() + 2ms;
     for (int i = 0; i < 50; ++i) loop.call_at(when, [&order, i] { order.push_back(i); });
@@ -60,7 +60,7 @@ TEST_CASE("timers with equal deadlines run in the order they were scheduled") {
 }
 
 TEST_CASE("a due timer runs after the call_soon callbacks already queued") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_at(loop.time() - 1ms, [&] { order.push_back(2); });
     loop.call_soon([&] { order.push_back(1); });
@@ -69,7 +69,7 @@ TEST_CASE("a due timer runs after the call_soon callbacks already queued") {
 }
 
 TEST_CASE("a negative or zero delay runs on the next iteration, never inline") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int ran = 0;
     loop.call_later(-5s, [&] { ++ran; });
     loop.call_later(0ms, [&] { ++ran; });
@@ -79,7 +79,7 @@ TEST_CASE("a negative or zero delay runs on the next iteration, never inline") {
 }
 
 TEST_CASE("extreme delays saturate: Duration::max() never fires, Duration::min() fires at once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     bulb::TimerHandle never = loop.call_later(bulb::Duration::max(), [&] { order.push_back(0); });
     CHECK(never.when() > loop.time() + 24h * 365 * 100);
@@ -94,7 +94,7 @@ TEST_CASE("extreme delays saturate: Duration::max() never fires, Duration::min()
 }
 
 TEST_CASE("a timer scheduled by a timer with no delay runs in the following iteration") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     loop.call_later(0ms, [&] {
         order.push_back(1);
@@ -107,7 +107,7 @@ TEST_CASE("a timer scheduled by a timer with no delay runs in the following iter
 }
 
 TEST_CASE("when() reports the deadline on the loop clock") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto at = loop.time() + 1h;
     bulb::TimerHandle t = loop.call_at(at, [] {});
     CHECK(t.when() == at);
@@ -118,7 +118,7 @@ TEST_CASE("when() reports the deadline on the loop clock") {
 }
 
 TEST_CASE("a cancelled timer never runs and its captures are destroyed at once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto token = std::make_shared<int>(0);
     bool ran = false;
     bulb::TimerHandle t = loop.call_later(1ms, [&ran, token] { ran = true; });
@@ -132,7 +132,7 @@ TEST_CASE("a cancelled timer never runs and its captures are destroyed at once")
 }
 
 TEST_CASE("a timer cancelled by an earlier timer of the same iteration does not run") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     auto when = loop.time() + 1ms;
     bulb::TimerHandle second;
@@ -150,7 +150,7 @@ TEST_CASE("a timer cancelled by an earlier timer of the same iteration does not 
 }
 
 TEST_CASE("a timer may cancel itself while it runs") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::TimerHandle self;
     auto token = std::make_shared<int>(0);
     long inside = 0;
@@ -164,7 +164,7 @@ TEST_CASE("a timer may cancel itself while it runs") {
 }
 
 TEST_CASE("cancelling a timer that already ran is harmless") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int runs = 0;
     bulb::TimerHandle t = loop.call_later(0ms, [&] { ++runs; });
     run_once(loop);
@@ -179,7 +179,7 @@ TEST_CASE("cancelling a timer that already ran is harmless") {
 }
 
 TEST_CASE("a cancelled earliest timer does not hold back later timers") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool ran = false;
     bulb::TimerHandle head = loop.call_later(1ms, [] {});
     loop.call_later(2ms, [&] {
@@ -192,7 +192,7 @@ TEST_CASE("a cancelled earliest timer does not hold back later timers") {
 }
 
 TEST_CASE("timers left after most of a large batch is cancelled still run, in order") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     constexpr int n = 400;
     std::vector<int> order;
     std::vector<bulb::TimerHandle> handles;
@@ -222,7 +222,7 @@ TEST_CASE("timers left after most of a large batch is cancelled still run, in or
 }
 
 TEST_CASE("cancelling after a purge of far timers keeps the remaining timers correct") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<int> order;
     std::vector<bulb::TimerHandle> handles;
     auto base = loop.time() + 1h;
@@ -244,7 +244,7 @@ TEST_CASE("cancelling after a purge of far timers keeps the remaining timers cor
 }
 
 TEST_CASE("time() is monotonic and follows the steady clock") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto prev = loop.time();
     for (int i = 0; i < 10000; ++i) {
         auto now = loop.time();
@@ -256,7 +256,7 @@ TEST_CASE("time() is monotonic and follows the steady clock") {
 }
 
 TEST_CASE("call_later(50ms) fires no earlier than 50ms of real time") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto start = std::chrono::steady_clock::now();
     std::chrono::steady_clock::duration fired{};
     loop.call_later(50ms, [&] {
@@ -269,7 +269,7 @@ TEST_CASE("call_later(50ms) fires no earlier than 50ms of real time") {
 }
 
 TEST_CASE("sub-millisecond timers are not fired early") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     for (int round = 0; round < 20; ++round) {
         auto deadline = loop.time() + 300us;
         bulb::TimePoint fired{};
@@ -283,7 +283,7 @@ TEST_CASE("sub-millisecond timers are not fired early") {
 }
 
 TEST_CASE("waiting for a timer sleeps in poll instead of spinning") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     loop.call_later(100ms, [&] { loop.stop(); });
     auto cpu = thread_cpu_time();
     loop.run_forever();

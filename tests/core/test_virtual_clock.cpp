@@ -29,7 +29,7 @@ std::chrono::nanoseconds thread_cpu_time() {
 TEST_SUITE("virtual clock") {
 
 TEST_CASE("a one-hour call_later finishes in milliseconds and advances time() by an hour") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto start_loop = loop.time();
     auto start_wall = std::chrono::steady_clock::now();
     bulb::TimePoint fired_at{};
@@ -45,7 +45,7 @@ TEST_CASE("a one-hour call_later finishes in milliseconds and advances time() by
 }
 
 TEST_CASE("virtual time stands still while callbacks are ready") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto t0 = loop.time();
     std::this_thread::sleep_for(20ms);
     CHECK(loop.time() == t0);  // wall time does not move it
@@ -61,7 +61,7 @@ TEST_CASE("virtual time stands still while callbacks are ready") {
 }
 
 TEST_CASE("timers keep their deadline order and FIFO ties on the virtual clock") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<int> order;
     auto t0 = loop.time();
     loop.call_later(3h, [&] {
@@ -78,7 +78,7 @@ TEST_CASE("timers keep their deadline order and FIFO ties on the virtual clock")
 }
 
 TEST_CASE("each timer sees the virtual time of its own deadline") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto t0 = loop.time();
     std::vector<bulb::Duration> seen;
     for (int i = 1; i <= 5; ++i) loop.call_at(t0 + i * 1min, [&] { seen.push_back(loop.time() - t0); });
@@ -88,7 +88,7 @@ TEST_CASE("each timer sees the virtual time of its own deadline") {
 }
 
 TEST_CASE("a cancelled timer does not advance the virtual clock") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto t0 = loop.time();
     bulb::TimerHandle early = loop.call_later(1min, [] {});
     bulb::TimePoint fired{};
@@ -102,7 +102,7 @@ TEST_CASE("a cancelled timer does not advance the virtual clock") {
 }
 
 TEST_CASE("run_until_complete with a long timeout chain on the virtual clock") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto t0 = loop.time();
     bulb::Future<int> f(loop);
     int steps = 0;
@@ -120,7 +120,7 @@ TEST_CASE("run_until_complete with a long timeout chain on the virtual clock") {
 }
 
 TEST_CASE("I/O still works on a virtual-clock loop") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     SocketPair sp;
     bool got = false;
     loop.add_reader(sp.fd[0], [&] {
@@ -135,7 +135,7 @@ TEST_CASE("I/O still works on a virtual-clock loop") {
 }
 
 TEST_CASE("a virtual-clock loop with nothing to do sleeps in poll instead of spinning") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::thread other([&] {
         std::this_thread::sleep_for(100ms);
         loop.call_soon_threadsafe([&] { loop.stop(); });

@@ -33,7 +33,7 @@ void send_str(int fd, const std::string& s) { REQUIRE(::write(fd, s.data(), s.si
 TEST_SUITE("watchers") {
 
 TEST_CASE("a reader is called when data arrives, from the loop") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     std::string got;
     int calls = 0;
@@ -52,7 +52,7 @@ TEST_CASE("a reader is called when data arrives, from the loop") {
 }
 
 TEST_CASE("a reader keeps being called (level-triggered) until the data is consumed") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     int calls = 0;
     loop.add_reader(sp.fd[0], [&] { ++calls; });
@@ -63,7 +63,7 @@ TEST_CASE("a reader keeps being called (level-triggered) until the data is consu
 }
 
 TEST_CASE("add_reader on a watched descriptor replaces the callback") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     int first = 0, second = 0;
     auto token = std::make_shared<int>(0);
@@ -80,7 +80,7 @@ TEST_CASE("add_reader on a watched descriptor replaces the callback") {
 }
 
 TEST_CASE("remove_reader returns whether a reader was installed and stops the calls") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     CHECK_FALSE(loop.remove_reader(sp.fd[0]));
     int calls = 0;
@@ -98,7 +98,7 @@ TEST_CASE("remove_reader returns whether a reader was installed and stops the ca
 }
 
 TEST_CASE("a writer fires when the descriptor is writable") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     int calls = 0;
     loop.add_writer(sp.fd[0], [&] {
@@ -113,7 +113,7 @@ TEST_CASE("a writer fires when the descriptor is writable") {
 }
 
 TEST_CASE("a writer on a full socket waits until the peer reads") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     std::string chunk(4096, 'z');
     while (::write(sp.fd[0], chunk.data(), chunk.size()) > 0) {
@@ -131,7 +131,7 @@ TEST_CASE("a writer on a full socket waits until the peer reads") {
 }
 
 TEST_CASE("a reader and a writer on the same descriptor are independent") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     int reads = 0, writes = 0;
     loop.add_reader(sp.fd[0], [&] {
@@ -147,7 +147,7 @@ TEST_CASE("a reader and a writer on the same descriptor are independent") {
 }
 
 TEST_CASE("a reader may remove itself inside its own callback") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     int calls = 0;
     auto token = std::make_shared<int>(0);
@@ -171,7 +171,7 @@ TEST_CASE("a reader may remove itself inside its own callback") {
 }
 
 TEST_CASE("a reader may replace itself inside its own callback") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair sp;
     std::string log;
     auto name = std::make_shared<std::string>("first");
@@ -190,7 +190,7 @@ TEST_CASE("a reader may replace itself inside its own callback") {
 }
 
 TEST_CASE("a reader removed by an earlier callback of the same iteration is not called") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     SocketPair a, b;
     int a_calls = 0, b_calls = 0;
     // Whichever fires first removes the other: exactly one runs.
@@ -211,7 +211,7 @@ TEST_CASE("a reader removed by an earlier callback of the same iteration is not 
 }
 
 TEST_CASE("an exception from a reader reaches the handler and the reader stays installed") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     SocketPair sp;
     int calls = 0;
@@ -229,7 +229,7 @@ TEST_CASE("an exception from a reader reaches the handler and the reader stays i
 TEST_CASE("close() removes the watchers and destroys their callbacks") {
     SocketPair sp;
     auto token = std::make_shared<int>(0);
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     loop.add_reader(sp.fd[0], [token] {});
     loop.add_writer(sp.fd[0], [token] {});
     loop.close();
@@ -239,7 +239,7 @@ TEST_CASE("close() removes the watchers and destroys their callbacks") {
 }
 
 TEST_CASE("a signal handler runs on the loop thread from the loop, not inside raise()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int calls = 0;
     std::thread::id where;
     loop.add_signal_handler(SIGUSR1, [&] {
@@ -257,7 +257,7 @@ TEST_CASE("a signal handler runs on the loop thread from the loop, not inside ra
 }
 
 TEST_CASE("a signal handler is called once per delivery and replaced by add_signal_handler") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int first = 0, second = 0;
     loop.add_signal_handler(SIGUSR2, [&] { ++first; });
     ::raise(SIGUSR2);
@@ -270,7 +270,7 @@ TEST_CASE("a signal handler is called once per delivery and replaced by add_sign
 }
 
 TEST_CASE("a signal handler may replace itself inside its own callback and the signal stays caught") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::string log;
     auto name = std::make_shared<std::string>("first");
     loop.add_signal_handler(SIGUSR1, [&, name] {
@@ -287,7 +287,7 @@ TEST_CASE("a signal handler may replace itself inside its own callback and the s
 }
 
 TEST_CASE("remove_signal_handler restores the default disposition and reports what it removed") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     CHECK_FALSE(loop.remove_signal_handler(SIGUSR1));
     loop.add_signal_handler(SIGUSR1, [] {});
     struct sigaction installed {};
@@ -301,7 +301,7 @@ TEST_CASE("remove_signal_handler restores the default disposition and reports wh
 }
 
 TEST_CASE("invalid signal numbers throw std::invalid_argument") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     CHECK_THROWS_AS(loop.add_signal_handler(0, [] {}), std::invalid_argument);
     CHECK_THROWS_AS(loop.add_signal_handler(-3, [] {}), std::invalid_argument);
     CHECK_THROWS_AS(loop.add_signal_handler(SIGKILL, [] {}), std::invalid_argument);

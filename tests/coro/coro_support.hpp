@@ -18,6 +18,8 @@
 #include <bulb/coro/wait_for.hpp>
 #include <doctest/doctest.h>
 
+#include "../support/loop_fixture.hpp"
+
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -38,36 +40,14 @@ T run(bulb::EventLoop& loop, bulb::Task<T> task) {
     return loop.run_until_complete(bulb::create_task(loop, std::move(task)));
 }
 
-/// Runs the loop until nothing is scheduled for `turns` iterations in a row... simply: runs
-/// `n` iterations.
-inline void run_iterations(bulb::EventLoop& loop, int n = 1) {
-    for (int i = 0; i < n; ++i) {
-        loop.stop();
-        loop.run_forever();
-    }
-}
+using bulb_test::AuditedLoop;
+using bulb_test::RecordingHandler;
+using bulb_test::run_iterations;
 
 /// Seconds of loop time since `start`.
 inline double seconds_since(bulb::EventLoop& loop, bulb::TimePoint start) {
     return std::chrono::duration<double>(loop.time() - start).count();
 }
-
-/// Records every report given to the loop's exception handler.
-struct RecordingHandler {
-    struct Report {
-        std::string message;
-        std::exception_ptr exception;
-    };
-    std::shared_ptr<std::vector<Report>> reports = std::make_shared<std::vector<Report>>();
-
-    explicit RecordingHandler(bulb::EventLoop& loop) {
-        loop.set_exception_handler([r = reports](bulb::EventLoop&, const bulb::ExceptionContext& c) {
-            r->push_back({c.message, c.exception});
-        });
-    }
-    std::size_t size() const { return reports->size(); }
-    const Report& operator[](std::size_t i) const { return reports->at(i); }
-};
 
 /// Sets `*flag` when destroyed: proves a frame's RAII cleanup ran.
 struct SetOnDestroy {

@@ -44,7 +44,7 @@ bulb::AsyncGenerator<int> probing(int n, std::uintptr_t* low, std::uintptr_t* hi
 TEST_SUITE("async_generator") {
 
 TEST_CASE("the ticker yields its values with a delay between them") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto start = loop.time();
     std::vector<std::pair<int, double>> seen;
     auto main_task = [&]() -> bulb::Task<> {
@@ -61,7 +61,7 @@ TEST_CASE("the ticker yields its values with a delay between them") {
 }
 
 TEST_CASE("a generator runs nothing before the first next()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool started = false;
     auto gen_fn = [](bool* s) -> bulb::AsyncGenerator<int> {
         *s = true;
@@ -79,7 +79,7 @@ TEST_CASE("a generator runs nothing before the first next()") {
 }
 
 TEST_CASE("next() keeps returning nullopt after the end") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool cleaned = false;
     auto main_task = [&]() -> bulb::Task<int> {
         auto gen = counting(2, &cleaned);
@@ -95,7 +95,7 @@ TEST_CASE("next() keeps returning nullopt after the end") {
 }
 
 TEST_CASE("destroying a generator early runs its cleanup") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool cleaned = false;
     auto main_task = [&]() -> bulb::Task<> {
         {
@@ -111,7 +111,7 @@ TEST_CASE("destroying a generator early runs its cleanup") {
 }
 
 TEST_CASE("an exception inside the generator reaches the consumer at next()") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool cleaned = false;
     auto failing = [](bool* c) -> bulb::AsyncGenerator<int> {
         SetOnDestroy guard(c);
@@ -136,7 +136,7 @@ TEST_CASE("an exception inside the generator reaches the consumer at next()") {
 }
 
 TEST_CASE("cancelling the consumer while the generator sleeps ends the generator with its cleanup") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cleaned = false;
     bool generator_saw_cancel = false;
     auto slow = [&]() -> bulb::AsyncGenerator<int> {
@@ -172,7 +172,7 @@ TEST_CASE("cancelling the consumer while the generator sleeps ends the generator
 }
 
 TEST_CASE("move-only values pass through co_yield") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto boxes = []() -> bulb::AsyncGenerator<std::unique_ptr<int>> {
         for (int i = 1; i <= 3; ++i) {
             auto p = std::make_unique<int>(i);
@@ -191,7 +191,7 @@ TEST_CASE("move-only values pass through co_yield") {
 }
 
 TEST_CASE("a generator can await tasks, futures and gather") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bulb::Future<int> fut(loop);
     loop.call_later(1s, [&] { fut.set_result(100); });
     auto mixed = [&]() -> bulb::AsyncGenerator<int> {
@@ -211,7 +211,7 @@ TEST_CASE("a generator can await tasks, futures and gather") {
 }
 
 TEST_CASE("a generator yielding many values without suspending does not grow the stack") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     // The claim itself: the generator's body runs at the same stack depth at every value. A
     // resume nested inside the previous one would sink by a few hundred bytes per value, so
     // over 20,000 values the spread would be megabytes (or the stack would overflow).
@@ -239,7 +239,7 @@ TEST_CASE("a generator yielding many values without suspending does not grow the
 }
 
 TEST_CASE("wait_for around a generator's next() cancels the generator") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<> {
         auto gen = ticker(std::chrono::milliseconds(1000), 10);
         CHECK(*co_await gen.next() == 0);
@@ -249,7 +249,7 @@ TEST_CASE("wait_for around a generator's next() cancels the generator") {
 }
 
 TEST_CASE("two tasks calling next() at once is an error") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto gen = ticker(std::chrono::milliseconds(1000), 10);
     auto consume = [&]() -> bulb::Task<> {
         co_await gen.next();

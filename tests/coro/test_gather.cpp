@@ -21,7 +21,7 @@ bulb::Task<> nothing_after(bulb::Duration d, std::vector<std::string>* log, std:
 TEST_SUITE("gather") {
 
 TEST_CASE("gather returns the results in argument order whatever the completion order") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto main_task = [&]() -> bulb::Task<> {
         auto [a, b, c] = co_await bulb::gather(after(30ms, 1), after(10ms, std::string("two")),
@@ -35,7 +35,7 @@ TEST_CASE("gather returns the results in argument order whatever the completion 
 }
 
 TEST_CASE("gather runs its children concurrently") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<int> {
         auto [a, b, c] = co_await bulb::gather(after(1s, 1), after(1s, 2), after(1s, 3));
@@ -46,7 +46,7 @@ TEST_CASE("gather runs its children concurrently") {
 }
 
 TEST_CASE("gather accepts futures and tasks together") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<std::string> fut(loop);
     bulb::Future<void> done(loop);
     loop.call_soon([&] {
@@ -64,7 +64,7 @@ TEST_CASE("gather accepts futures and tasks together") {
 }
 
 TEST_CASE("gather over a vector of tasks returns the results in input order") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<std::vector<int>> {
         std::vector<bulb::Task<int>> tasks;
         for (int i = 0; i < 10; ++i) tasks.push_back(after(std::chrono::milliseconds(100 - i * 10), i));
@@ -74,7 +74,7 @@ TEST_CASE("gather over a vector of tasks returns the results in input order") {
 }
 
 TEST_CASE("gather over a vector of futures returns their results in input order") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<bulb::Future<int>> futures;
     for (int i = 0; i < 5; ++i) futures.emplace_back(loop);
     for (int i = 4; i >= 0; --i) loop.call_soon([&futures, i] { futures[i].set_result(i * i); });
@@ -83,7 +83,7 @@ TEST_CASE("gather over a vector of futures returns their results in input order"
 }
 
 TEST_CASE("gather over a vector of Task<void> is a Task<void> that waits for all of them") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto main_task = [&]() -> bulb::Task<> {
         std::vector<bulb::Task<>> tasks;
@@ -97,7 +97,7 @@ TEST_CASE("gather over a vector of Task<void> is a Task<void> that waits for all
 }
 
 TEST_CASE("gather of an empty vector completes at once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = []() -> bulb::Task<std::size_t> {
         auto r = co_await bulb::gather(std::vector<bulb::Task<int>>{});
         co_return r.size();
@@ -106,7 +106,7 @@ TEST_CASE("gather of an empty vector completes at once") {
 }
 
 TEST_CASE("gather passes move-only results through") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto make = [](int v) -> bulb::Task<std::unique_ptr<int>> {
         co_await bulb::sleep(0ms);
         co_return std::make_unique<int>(v);
@@ -122,7 +122,7 @@ TEST_CASE("gather passes move-only results through") {
 }
 
 TEST_CASE("the first failure cancels the other children and is rethrown once they have finished") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool slow_cancelled = false;
     bool slow_cleanup_done = false;
     auto slow = [&]() -> bulb::Task<int> {
@@ -151,7 +151,7 @@ TEST_CASE("the first failure cancels the other children and is rethrown once the
 }
 
 TEST_CASE("a failure in gather over a vector cancels the rest") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     int cancelled = 0;
     auto child = [&](int i) -> bulb::Task<int> {
         if (i == 3) {
@@ -178,7 +178,7 @@ TEST_CASE("a failure in gather over a vector cancels the rest") {
 }
 
 TEST_CASE("a child cancelled from outside makes gather throw CancelledError") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bulb::Future<int> fut(loop);
     bool other_cancelled = false;
     loop.call_later(1s, [&] { fut.cancel("outside"); });
@@ -194,7 +194,7 @@ TEST_CASE("a child cancelled from outside makes gather throw CancelledError") {
 }
 
 TEST_CASE("cancelling the task awaiting gather cancels every child and waits for them") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto child = [&](std::string name) -> bulb::Task<int> {
         try {
@@ -222,7 +222,7 @@ TEST_CASE("cancelling the task awaiting gather cancels every child and waits for
 }
 
 TEST_CASE("a gather scheduled as its own task is cancelled through its future") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool a_cancelled = false;
     bool b_cancelled = false;
     auto f = bulb::create_task(loop, bulb::gather(sleeper(1h, &a_cancelled), sleeper(1h, &b_cancelled)));
@@ -233,7 +233,7 @@ TEST_CASE("a gather scheduled as its own task is cancelled through its future") 
 }
 
 TEST_CASE("cancelling gather again passes the new cancellation on to its children") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto child = [&](std::string name) -> bulb::Task<int> {
         try {
@@ -261,7 +261,7 @@ TEST_CASE("cancelling gather again passes the new cancellation on to its childre
 }
 
 TEST_CASE("wait_for around gather times out and cancels the children") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool a_cancelled = false;
     bool b_cancelled = false;
     auto main_task = [&]() -> bulb::Task<> {
@@ -273,7 +273,7 @@ TEST_CASE("wait_for around gather times out and cancels the children") {
 }
 
 TEST_CASE("gather of 200,000 tasks completes in linear time") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto child = [](int i) -> bulb::Task<int> {
         co_await bulb::sleep(0ms);
         co_return i;

@@ -10,7 +10,7 @@ using namespace coro_test;
 TEST_SUITE("shield") {
 
 TEST_CASE("a shielded task keeps running when the awaiting task is cancelled") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool inner_finished = false;
     bool inner_cancelled = false;
     auto inner = [&]() -> bulb::Task<int> {
@@ -41,13 +41,13 @@ TEST_CASE("a shielded task keeps running when the awaiting task is cancelled") {
 }
 
 TEST_CASE("shield passes the inner result through") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = []() -> bulb::Task<std::string> { co_return co_await bulb::shield(after(1ms, std::string("ok"))); };
     CHECK(run(loop, main_task()) == "ok");
 }
 
 TEST_CASE("shield passes a move-only result through") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto make = []() -> bulb::Task<std::unique_ptr<int>> {
         co_await bulb::sleep(0ms);
         co_return std::make_unique<int>(3);
@@ -57,13 +57,13 @@ TEST_CASE("shield passes a move-only result through") {
 }
 
 TEST_CASE("shield passes the inner exception through") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = []() -> bulb::Task<int> { co_return co_await bulb::shield(fail_after(1ms, "inner failed")); };
     CHECK_THROWS_WITH_AS(run(loop, main_task()), "inner failed", std::runtime_error);
 }
 
 TEST_CASE("cancelling the inner task cancels the shielded future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool cancelled = false;
     auto main_task = [&]() -> bulb::Task<> {
         auto inner = bulb::create_task(sleeper(1h, &cancelled));
@@ -76,7 +76,7 @@ TEST_CASE("cancelling the inner task cancels the shielded future") {
 }
 
 TEST_CASE("shield of a done future returns that future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> f(loop);
     f.set_result(2);
     CHECK(bulb::shield(f) == f);
@@ -85,7 +85,7 @@ TEST_CASE("shield of a done future returns that future") {
 }
 
 TEST_CASE("wait_for on a shielded task times out without cancelling the task") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cancelled = false;
     bulb::Future<void> inner(loop);
     auto main_task = [&]() -> bulb::Task<> {
@@ -99,7 +99,7 @@ TEST_CASE("wait_for on a shielded task times out without cancelling the task") {
 }
 
 TEST_CASE("an exception of a shielded task whose awaiter was cancelled is not reported") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     RecordingHandler handler(loop);
     auto main_task = [&]() -> bulb::Task<int> { co_return co_await bulb::shield(fail_after(5s, "late")); };
     auto f = bulb::create_task(loop, main_task());

@@ -10,7 +10,7 @@ using namespace coro_test;
 TEST_SUITE("task") {
 
 TEST_CASE("create_task starts the task on a later iteration and its future gets the result") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool started = false;
     auto body = [](bool* s) -> bulb::Task<int> {
         *s = true;
@@ -24,7 +24,7 @@ TEST_CASE("create_task starts the task on a later iteration and its future gets 
 }
 
 TEST_CASE("co_await on a Task runs it inline and returns its result") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto inner = [](int x) -> bulb::Task<int> { co_return x * 2; };
     auto outer = [&]() -> bulb::Task<int> {
         int a = co_await inner(10);
@@ -35,7 +35,7 @@ TEST_CASE("co_await on a Task runs it inline and returns its result") {
 }
 
 TEST_CASE("a move-only result passes through nested tasks and the task's future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto make = []() -> bulb::Task<std::unique_ptr<int>> { co_return std::make_unique<int>(7); };
     auto outer = [&]() -> bulb::Task<std::unique_ptr<int>> {
         auto p = co_await make();
@@ -48,7 +48,7 @@ TEST_CASE("a move-only result passes through nested tasks and the task's future"
 }
 
 TEST_CASE("a long loop over tasks that complete synchronously does not grow the stack") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto one = [](int i) -> bulb::Task<int> { co_return i; };
     auto many = [&](int n) -> bulb::Task<long long> {
         long long sum = 0;
@@ -59,7 +59,7 @@ TEST_CASE("a long loop over tasks that complete synchronously does not grow the 
 }
 
 TEST_CASE("an exception thrown by an awaited task reaches the awaiting task") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto thrower = []() -> bulb::Task<int> {
         co_await bulb::sleep(0ms);
         throw std::runtime_error("boom");
@@ -76,14 +76,14 @@ TEST_CASE("an exception thrown by an awaited task reaches the awaiting task") {
 }
 
 TEST_CASE("a task's exception is stored in its future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto thrower = []() -> bulb::Task<> { throw std::logic_error("bad"); co_return; };
     auto f = bulb::create_task(loop, thrower());
     CHECK_THROWS_WITH_AS(loop.run_until_complete(f), "bad", std::logic_error);
 }
 
 TEST_CASE("a task cancelled before it starts never runs its body") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool ran = false;
     bool cleaned = false;
     auto body = [](bool* r, SetOnDestroy) -> bulb::Task<> {
@@ -99,7 +99,7 @@ TEST_CASE("a task cancelled before it starts never runs its body") {
 }
 
 TEST_CASE("cancelling a task while it awaits a future cancels that future and throws CancelledError") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::Future<int> pending(loop);
     std::string caught;
     auto body = [&]() -> bulb::Task<> {
@@ -120,7 +120,7 @@ TEST_CASE("cancelling a task while it awaits a future cancels that future and th
 }
 
 TEST_CASE("cancelling a task inside sleep interrupts the sleep at once") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cancelled = false;
     auto f = bulb::create_task(loop, sleeper(1h, &cancelled));
     auto start = loop.time();
@@ -131,7 +131,7 @@ TEST_CASE("cancelling a task inside sleep interrupts the sleep at once") {
 }
 
 TEST_CASE("cancelling a task cancels the task it awaits through its future") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bool inner_cancelled = false;
     auto outer = [&]() -> bulb::Task<> { co_await bulb::create_task(sleeper(1h, &inner_cancelled)); };
     auto f = bulb::create_task(loop, outer());
@@ -142,7 +142,7 @@ TEST_CASE("cancelling a task cancels the task it awaits through its future") {
 }
 
 TEST_CASE("a task that suppresses cancellation goes on and returns its value") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto stubborn = []() -> bulb::Task<int> {
         try {
             co_await bulb::sleep(1h);
@@ -162,7 +162,7 @@ TEST_CASE("a task that suppresses cancellation goes on and returns its value") {
 }
 
 TEST_CASE("a task cancelled twice during one sleep is woken once") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     double slept = 0;
     auto body = [&]() -> bulb::Task<> {
         try {
@@ -187,7 +187,7 @@ TEST_CASE("a task cancelled twice during one sleep is woken once") {
 }
 
 TEST_CASE("a task that cancels itself is interrupted at its next await") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto body = []() -> bulb::Task<> {
         bulb::detail::TaskRunner::current()->cancel("self");
         co_await bulb::sleep(1h);  // must not wait an hour
@@ -199,7 +199,7 @@ TEST_CASE("a task that cancels itself is interrupted at its next await") {
 }
 
 TEST_CASE("cancel() returns false once the task is done") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto f = bulb::create_task(loop, after(0ms, 1));
     loop.run_until_complete(f);
     CHECK_FALSE(f.cancel());
@@ -207,7 +207,7 @@ TEST_CASE("cancel() returns false once the task is done") {
 }
 
 TEST_CASE("an exception nobody retrieved is reported through the loop's exception handler") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     RecordingHandler handler(loop);
     bool finished = false;
     {
@@ -226,7 +226,7 @@ TEST_CASE("an exception nobody retrieved is reported through the loop's exceptio
 }
 
 TEST_CASE("in debug mode a task destroyed while pending is reported") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     loop.set_debug(true);
     RecordingHandler handler(loop);
     bool cleaned = false;

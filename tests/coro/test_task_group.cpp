@@ -25,7 +25,7 @@ bulb::Task<> logged(bulb::Duration delay, std::vector<std::string>* log, std::st
 TEST_SUITE("task_group") {
 
 TEST_CASE("wait returns once every child has finished") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> {
@@ -44,7 +44,7 @@ TEST_CASE("wait returns once every child has finished") {
 }
 
 TEST_CASE("create_task returns the child's future with its result") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = [&]() -> bulb::Task<int> {
         bulb::TaskGroup group;
         auto a = group.create_task(after(1ms, 20));
@@ -56,7 +56,7 @@ TEST_CASE("create_task returns the child's future with its result") {
 }
 
 TEST_CASE("the first failing child cancels the others and wait rethrows its exception") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> {
@@ -72,7 +72,7 @@ TEST_CASE("the first failing child cancels the others and wait rethrows its exce
 }
 
 TEST_CASE("a child failing after the others were cancelled does not replace the first error") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cleanup_ran = false;
     auto fails_on_cancel = [&]() -> bulb::Task<> {
         try {
@@ -94,7 +94,7 @@ TEST_CASE("a child failing after the others were cancelled does not replace the 
 }
 
 TEST_CASE("cancelling the parent while it waits cancels the children and waits for them") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto slow_cleanup = [&]() -> bulb::Task<> {
         try {
@@ -124,7 +124,7 @@ TEST_CASE("cancelling the parent while it waits cancels the children and waits f
 }
 
 TEST_CASE("a child error wins over the cancellation of the waiting parent") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fails_on_cancel = []() -> bulb::Task<> {
         try {
             co_await bulb::sleep(1h);
@@ -143,7 +143,7 @@ TEST_CASE("a child error wins over the cancellation of the waiting parent") {
 }
 
 TEST_CASE("cancelled children are not errors") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto main_task = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
@@ -158,7 +158,7 @@ TEST_CASE("cancelled children are not errors") {
 }
 
 TEST_CASE("a child may add more children while the parent waits") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto main_task = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
@@ -176,7 +176,7 @@ TEST_CASE("a child may add more children while the parent waits") {
 }
 
 TEST_CASE("a failure while the parent runs other code is delivered at wait") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto main_task = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
@@ -193,7 +193,7 @@ TEST_CASE("a failure while the parent runs other code is delivered at wait") {
 }
 
 TEST_CASE("create_task after wait has finished throws InvalidStateError") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
         group.create_task(after(1ms, 1));
@@ -204,7 +204,7 @@ TEST_CASE("create_task after wait has finished throws InvalidStateError") {
 }
 
 TEST_CASE("destroying a group without wait cancels its children") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     bulb::Future<void> child(loop);
     auto main_task = [&]() -> bulb::Task<> {
@@ -219,7 +219,7 @@ TEST_CASE("destroying a group without wait cancels its children") {
 }
 
 TEST_CASE("a child error that wait never delivered is reported when the group is destroyed") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     RecordingHandler handler(loop);
     auto main_task = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
@@ -234,7 +234,7 @@ TEST_CASE("a child error that wait never delivered is reported when the group is
 }
 
 TEST_CASE("wait_for around a task group times out, cancels the children and raises TimeoutError") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     std::vector<std::string> log;
     auto fetch_all = [&]() -> bulb::Task<> {
         bulb::TaskGroup group;
@@ -250,7 +250,7 @@ TEST_CASE("wait_for around a task group times out, cancels the children and rais
 TEST_CASE("wait on an empty group returns at once") {
     // "At once": without going back to the loop. A callback queued before the wait must still
     // be pending after it, and the task must be done within the first loop iterations.
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     int loop_callbacks = 0;
     bool after_wait = false;
     auto main_task = [&]() -> bulb::Task<> {

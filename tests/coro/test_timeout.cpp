@@ -11,13 +11,13 @@ using namespace coro_test;
 TEST_SUITE("timeout") {
 
 TEST_CASE("wait_for returns the result when the work finishes in time") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = []() -> bulb::Task<int> { co_return co_await bulb::wait_for(after(1s, 7), 2s); };
     CHECK(run(loop, main_task()) == 7);
 }
 
 TEST_CASE("wait_for throws TimeoutError and cancels the work when time runs out") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cancelled = false;
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> { co_await bulb::wait_for(sleeper(10s, &cancelled), 1s); };
@@ -27,7 +27,7 @@ TEST_CASE("wait_for throws TimeoutError and cancels the work when time runs out"
 }
 
 TEST_CASE("a one-hour wait_for on a virtual clock finishes in milliseconds of wall time") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto wall = std::chrono::steady_clock::now();
     auto start = loop.time();
     auto main_task = []() -> bulb::Task<std::string> {
@@ -44,7 +44,7 @@ TEST_CASE("a one-hour wait_for on a virtual clock finishes in milliseconds of wa
 }
 
 TEST_CASE("wait_for waits until the inner work has finished cancelling") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cleanup_finished = false;
     auto slow_to_cancel = [&]() -> bulb::Task<int> {
         bool cancelled = false;
@@ -74,7 +74,7 @@ TEST_CASE("wait_for waits until the inner work has finished cancelling") {
 }
 
 TEST_CASE("wait_for on a task future cancels the task and waits for it") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool cancelled = false;
     bulb::Future<void> inner(loop);
     auto main_task = [&]() -> bulb::Task<> {
@@ -87,7 +87,7 @@ TEST_CASE("wait_for on a task future cancels the task and waits for it") {
 }
 
 TEST_CASE("wait_for on a plain future cancels the future on timeout") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bulb::Future<int> fut(loop);
     auto main_task = [&]() -> bulb::Task<int> { co_return co_await bulb::wait_for(fut, 5s); };
     CHECK_THROWS_AS(run(loop, main_task()), bulb::TimeoutError);
@@ -95,7 +95,7 @@ TEST_CASE("wait_for on a plain future cancels the future on timeout") {
 }
 
 TEST_CASE("wait_for returns the value of work that ignores the timeout's cancellation") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto stubborn = []() -> bulb::Task<int> {
         try {
             co_await bulb::sleep(1h);
@@ -113,7 +113,7 @@ TEST_CASE("wait_for returns the value of work that ignores the timeout's cancell
 }
 
 TEST_CASE("an outer cancel during wait_for stays a CancelledError") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool inner_cancelled = false;
     auto main_task = [&]() -> bulb::Task<> { co_await bulb::wait_for(sleeper(1h, &inner_cancelled), 10s); };
     auto f = bulb::create_task(loop, main_task());
@@ -123,7 +123,7 @@ TEST_CASE("an outer cancel during wait_for stays a CancelledError") {
 }
 
 TEST_CASE("an outer cancel arriving together with the deadline is not turned into TimeoutError") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<> { co_await bulb::wait_for(bulb::sleep(1h), 1s); };
     auto f = bulb::create_task(loop, main_task());
     // Both cancel requests land before the task runs again.
@@ -140,7 +140,7 @@ TEST_CASE("an outer cancel arriving together with the deadline is not turned int
 }
 
 TEST_CASE("nested scopes: an expiring inner scope raises TimeoutError that the outer scope passes on") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<std::string> {
         bulb::Timeout outer = bulb::timeout(10s);
@@ -161,7 +161,7 @@ TEST_CASE("nested scopes: an expiring inner scope raises TimeoutError that the o
 }
 
 TEST_CASE("nested scopes: an expiring outer scope cancels through the inner one and raises TimeoutError") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     bool inner_saw_cancel = false;
     auto main_task = [&]() -> bulb::Task<std::string> {
         bulb::Timeout outer = bulb::timeout(1s);
@@ -188,7 +188,7 @@ TEST_CASE("nested scopes: an expiring outer scope cancels through the inner one 
 }
 
 TEST_CASE("reschedule moves the deadline and when() reports it") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> {
         bulb::Timeout scope = bulb::timeout(1s);
@@ -216,7 +216,7 @@ TEST_CASE("reschedule before the scope is entered throws InvalidStateError") {
 }
 
 TEST_CASE("a scope can be entered only once") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = [&]() -> bulb::Task<> {
         bulb::Timeout scope = bulb::timeout(1s);
         co_await scope.run(bulb::sleep(0ms));
@@ -226,7 +226,7 @@ TEST_CASE("a scope can be entered only once") {
 }
 
 TEST_CASE("a deadline already past expires on the next iteration") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<bool> {
         bulb::Timeout scope = bulb::timeout_at(loop.time() - 1s);
         try {
@@ -242,7 +242,7 @@ TEST_CASE("a deadline already past expires on the next iteration") {
 }
 
 TEST_CASE("an expired scope whose work swallowed the cancellation returns normally") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<int> {
         bulb::Timeout scope = bulb::timeout(1s);
         auto body = []() -> bulb::Task<int> {
@@ -260,7 +260,7 @@ TEST_CASE("an expired scope whose work swallowed the cancellation returns normal
 }
 
 TEST_CASE("an exception other than cancellation leaves the scope unchanged") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<> { co_await bulb::timeout(10s).run(fail_after(1s, "own error")); };
     CHECK_THROWS_WITH_AS(run(loop, main_task()), "own error", std::runtime_error);
 }

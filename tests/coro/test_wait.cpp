@@ -33,7 +33,7 @@ std::vector<int> values(std::vector<bulb::Future<int>>& fs) {
 TEST_SUITE("wait") {
 
 TEST_CASE("wait with all_completed returns once every future is done") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {30, 10, 20});
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> {
@@ -46,7 +46,7 @@ TEST_CASE("wait with all_completed returns once every future is done") {
 }
 
 TEST_CASE("wait with first_completed returns after the first future completes") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {30, 10, -1});
     auto main_task = [&]() -> bulb::Task<> {
         auto [done, pending] = co_await bulb::wait(fs, bulb::ReturnWhen::first_completed);
@@ -59,7 +59,7 @@ TEST_CASE("wait with first_completed returns after the first future completes") 
 }
 
 TEST_CASE("wait with first_exception returns at the first exception") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {10, -1, -1});
     loop.call_later(20ms, [f = fs[1]]() mutable { f.set_exception(std::make_exception_ptr(std::runtime_error("x"))); });
     auto main_task = [&]() -> bulb::Task<> {
@@ -73,7 +73,7 @@ TEST_CASE("wait with first_exception returns at the first exception") {
 }
 
 TEST_CASE("wait with first_exception and no exception waits for all, cancellations included") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {10, 30, -1});
     loop.call_later(20ms, [f = fs[2]]() mutable { f.cancel(); });
     auto main_task = [&]() -> bulb::Task<std::size_t> {
@@ -85,7 +85,7 @@ TEST_CASE("wait with first_exception and no exception waits for all, cancellatio
 }
 
 TEST_CASE("wait with a timeout returns the pending futures without cancelling them") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {10, 5000});
     auto start = loop.time();
     auto main_task = [&]() -> bulb::Task<> {
@@ -100,7 +100,7 @@ TEST_CASE("wait with a timeout returns the pending futures without cancelling th
 }
 
 TEST_CASE("wait with only a timeout waits for all until the deadline") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {10, 20, 5000});
     auto main_task = [&]() -> bulb::Task<std::size_t> {
         auto [done, pending] = co_await bulb::wait(fs, 1s);
@@ -112,13 +112,13 @@ TEST_CASE("wait with only a timeout waits for all until the deadline") {
 }
 
 TEST_CASE("wait of an empty set throws std::invalid_argument") {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto main_task = []() -> bulb::Task<> { co_await bulb::wait(std::vector<bulb::Future<int>>{}); };
     CHECK_THROWS_AS(run(loop, main_task()), std::invalid_argument);
 }
 
 TEST_CASE("cancelling the task in wait leaves the futures untouched") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {5000});
     auto main_task = [&]() -> bulb::Task<> { co_await bulb::wait(fs); };
     auto f = bulb::create_task(loop, main_task());
@@ -129,7 +129,7 @@ TEST_CASE("cancelling the task in wait leaves the futures untouched") {
 }
 
 TEST_CASE("wait works on task futures") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto main_task = [&]() -> bulb::Task<int> {
         std::vector<bulb::Future<int>> tasks{bulb::create_task(after(2s, 2)), bulb::create_task(after(1s, 1))};
         auto [done, pending] = co_await bulb::wait(tasks, bulb::ReturnWhen::first_completed);
@@ -142,7 +142,7 @@ TEST_CASE("wait works on task futures") {
 }
 
 TEST_CASE("as_completed yields the futures in completion order") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {30, 10, 20, 0});
     auto main_task = [&]() -> bulb::Task<std::vector<int>> {
         std::vector<int> order;
@@ -154,7 +154,7 @@ TEST_CASE("as_completed yields the futures in completion order") {
 }
 
 TEST_CASE("as_completed yields failed and cancelled futures as well") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {-1, -1, 30});
     loop.call_later(10ms, [f = fs[0]]() mutable { f.cancel(); });
     loop.call_later(20ms, [f = fs[1]]() mutable { f.set_exception(std::make_exception_ptr(std::logic_error("e"))); });
@@ -175,7 +175,7 @@ TEST_CASE("as_completed yields failed and cancelled futures as well") {
 }
 
 TEST_CASE("as_completed with a timeout throws TimeoutError once the deadline passes") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {10, 5000});
     auto main_task = [&]() -> bulb::Task<int> {
         int got = 0;
@@ -194,7 +194,7 @@ TEST_CASE("as_completed with a timeout throws TimeoutError once the deadline pas
 }
 
 TEST_CASE("cancelling a task waiting in as_completed leaves the futures running") {
-    bulb::EventLoop loop(virtual_clock());
+    bulb_test::AuditedLoop loop(virtual_clock());
     auto fs = timed_futures(loop, {5000});
     auto main_task = [&]() -> bulb::Task<> {
         auto gen = bulb::as_completed(fs);

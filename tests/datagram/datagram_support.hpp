@@ -4,6 +4,8 @@
 /// exception-recording loop fixture that fails a test leaving an endpoint open, and raw sockets.
 #pragma once
 
+#include "../support/loop_fixture.hpp"
+
 #include <bulb/bulb.hpp>
 #include <bulb/datagram.hpp>
 #include <doctest/doctest.h>
@@ -87,8 +89,9 @@ inline bulb::DatagramProtocolFactory recorder(std::shared_ptr<Record> r,
     };
 }
 
-/// A loop whose exception reports are recorded; the test fails if an endpoint is left open.
-struct LoopFixture {
+/// A loop whose exception reports are recorded, audited when the test ends (loop_audit.hpp: no
+/// endpoint left open, exactly the declared reports, descriptors back to the baseline).
+struct LoopFixture : bulb_test::LoopAudit {
     bulb::EventLoop loop;
     std::vector<std::string> reports;
     std::vector<bulb::DatagramTransport*> report_transports;
@@ -98,29 +101,17 @@ struct LoopFixture {
             report_transports.push_back(c.datagram_transport);
         });
     }
+    LoopFixture(const LoopFixture&) = delete;
+    LoopFixture& operator=(const LoopFixture&) = delete;
     ~LoopFixture() {
         run_briefly();
-        CHECK(loop.transport_count() == 0);
-        loop.close();
+        audit(loop, [this] { return reports; }, [this](auto done) { run_until(done, 500ms); });
     }
-    void run_briefly() {
-        for (int i = 0; i < 3; ++i) {
-            loop.stop();
-            loop.run_forever();
-        }
-    }
+    void run_briefly() { bulb_test::run_iterations(loop, 3); }
     /// Runs the loop until `done()` holds; false after `limit`.
     template <class Pred>
     bool run_until(Pred done, std::chrono::milliseconds limit = 5000ms) {
-        auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline) return false;
-            auto guard = loop.call_later(1ms, [] {});
-            loop.stop();
-            loop.run_forever();
-            guard.cancel();
-        }
-        return true;
+        return bulb_test::run_until(loop, done, limit);
     }
     template <class T>
     T wait(bulb::Future<T> f) {

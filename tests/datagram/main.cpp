@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// doctest's main for the datagram tests.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
+/// doctest's main for the datagram tests: the one of every test executable (tests/main.cpp).
+#include "../main.cpp"

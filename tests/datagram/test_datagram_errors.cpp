@@ -91,6 +91,7 @@ TEST_CASE("close() sends what is queued first; abort() drops it; connection_lost
 
 TEST_CASE("sendto after close is dropped and counted; the fifth is reported once") {
     LoopFixture fx;
+    fx.expect_reports(1);
     auto rec = std::make_shared<Record>();
     auto ep = fx.wait(fx.loop.create_datagram_endpoint(recorder(rec),
                                                        DatagramEndpointOptions{.local_addr = HostPort{"127.0.0.1", 0}}));
@@ -193,6 +194,7 @@ TEST_CASE("a connected endpoint whose peer port is closed gets ECONNREFUSED and 
 
 TEST_CASE("a throwing datagram_received is reported with its endpoint and aborts only that endpoint") {
     LoopFixture fx;
+    fx.expect_reports(1);
     auto bad = std::make_shared<Record>();
     auto good = std::make_shared<Record>();
     auto b = fx.wait(fx.loop.create_datagram_endpoint(
@@ -220,6 +222,7 @@ TEST_CASE("a throwing datagram_received is reported with its endpoint and aborts
 
 TEST_CASE("a throwing connection_made fails the future; connection_lost still comes once") {
     LoopFixture fx;
+    fx.expect_reports(1);
     auto rec = std::make_shared<Record>();
     auto f = fx.loop.create_datagram_endpoint(
         recorder(rec, [](RecordingDatagram& p) { p.on_made = [] { throw std::runtime_error("no"); }; }),
@@ -234,6 +237,7 @@ TEST_CASE("a throwing connection_made fails the future; connection_lost still co
 
 TEST_CASE("a throwing pause_writing or error_received aborts the endpoint, the loop goes on") {
     LoopFixture fx;
+    fx.expect_reports(2);
     SocketAddress closed;
     {
         RawSocket gone(AF_INET);
@@ -276,7 +280,7 @@ TEST_CASE("EventLoop::close() aborts an open endpoint: connection_lost(loop_clos
     auto rec = std::make_shared<Record>();
     std::vector<std::string> reports;
     {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         loop.set_exception_handler(
             [&](bulb::EventLoop&, const bulb::ExceptionContext& c) { reports.push_back(c.message); });
         auto f = loop.create_datagram_endpoint(recorder(rec),

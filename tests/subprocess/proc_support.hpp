@@ -4,6 +4,8 @@
 /// /proc, a recording pipe protocol.
 #pragma once
 
+#include "../support/loop_fixture.hpp"
+
 #include <bulb/bulb.hpp>
 #include <doctest/doctest.h>
 
@@ -21,31 +23,8 @@ namespace proc_test {
 
 using namespace std::chrono_literals;
 
-/// Runs `loop` until `done()` holds; false after `limit` of wall time.
-template <class Pred>
-bool run_until(bulb::EventLoop& loop, Pred done, std::chrono::milliseconds limit = 10000ms) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        auto guard = loop.call_later(1ms, [] {});  // bounds the poll
-        loop.stop();
-        loop.run_forever();
-        guard.cancel();
-    }
-    return true;
-}
-
-/// Open descriptors of this process.
-inline int open_fd_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-        --n;  // the directory's own descriptor
-    }
-    return n;
-}
+using bulb_test::count_open_fds;
+using bulb_test::run_until;
 
 /// Children of this process in state Z (zombies), read from /proc/*/stat.
 inline int zombie_children() {

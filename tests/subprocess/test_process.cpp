@@ -24,10 +24,10 @@ using namespace proc_test;
 namespace {
 
 struct Baseline {
-    int fds = open_fd_count();
+    int fds = count_open_fds();
     ~Baseline() {
         CHECK(zombie_children() == 0);
-        CHECK(open_fd_count() == fds);
+        CHECK(count_open_fds() == fds);
     }
 };
 

@@ -64,10 +64,10 @@ bulb::SubprocessProtocolFactory recording(const std::shared_ptr<ProcLog>& log) {
 
 /// Checks, at the end of a test, that no zombie and no extra descriptor is left.
 struct Baseline {
-    int fds = open_fd_count();
+    int fds = count_open_fds();
     ~Baseline() {
         CHECK(zombie_children() == 0);
-        CHECK(open_fd_count() == fds);
+        CHECK(count_open_fds() == fds);
     }
 };
 
@@ -80,7 +80,7 @@ bool index_before(const std::vector<std::string>& v, const std::string& a, const
 
 TEST_CASE("cat echoes stdin; callbacks in asyncio's order") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     auto c = loop.run_until_complete(loop.subprocess_exec(recording(log), {"cat"}));
     CHECK(log->made);
@@ -107,7 +107,7 @@ TEST_CASE("cat echoes stdin; callbacks in asyncio's order") {
 
 TEST_CASE("exit codes, signals and stderr through the shell") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     for (auto [cmd, code] : std::vector<std::pair<std::string, int>>{{"true", 0}, {"false", 1}, {"exit 42", 42}, {"kill -TERM $$", -SIGTERM}}) {
         auto log = std::make_shared<ProcLog>();
         auto c = loop.run_until_complete(loop.subprocess_shell(recording(log), cmd));
@@ -125,7 +125,7 @@ TEST_CASE("exit codes, signals and stderr through the shell") {
 
 TEST_CASE("stdio options: devnull, inherit-like fd, stderr merged into stdout") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     {
         bulb::SubprocessOptions o;
         o.std_in = bulb::Stdio::devnull();
@@ -158,7 +158,7 @@ TEST_CASE("stdio options: devnull, inherit-like fd, stderr merged into stdout") 
 
 TEST_CASE("cwd, env, start_new_session and process_group reach the child") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     bulb::SubprocessOptions o;
     o.cwd = "/tmp";
     o.env = std::vector<std::string>{"BULB_X=42", "PATH=/usr/bin:/bin"};
@@ -181,7 +181,7 @@ TEST_CASE("cwd, env, start_new_session and process_group reach the child") {
 
 TEST_CASE("only 0-2 and pass_fds reach the child, at the same numbers") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     int leaky = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
     int passed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     bulb::SubprocessOptions o;
@@ -201,7 +201,7 @@ TEST_CASE("only 0-2 and pass_fds reach the child, at the same numbers") {
 
 TEST_CASE("exec failures fail the future with the child's errno, not exit code 127") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     auto expect_errno = [&](bulb::Future<bulb::SubprocessConnection> f, int e, const char* text) {
         try {
@@ -231,7 +231,7 @@ TEST_CASE("exec failures fail the future with the child's errno, not exit code 1
 
 TEST_CASE("bad input throws at once") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     CHECK_THROWS_AS(loop.subprocess_exec(recording(log), {}), std::invalid_argument);
     CHECK_THROWS_AS(loop.subprocess_exec(recording(log), {"echo", std::string("a\0b", 3)}), std::invalid_argument);
@@ -254,7 +254,7 @@ TEST_CASE("bad input throws at once") {
 
 TEST_CASE("terminate and kill a running child; signals after the reap are no-ops; close twice") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     auto c = loop.run_until_complete(loop.subprocess_exec(recording(log), {"sleep", "30"}));
     c.transport->terminate();
@@ -279,7 +279,7 @@ TEST_CASE("terminate and kill a running child; signals after the reap are no-ops
 
 TEST_CASE("a child that exits while stdin is still written: EPIPE on pipe 0, no crash") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     ::signal(SIGPIPE, SIG_DFL);
     auto log = std::make_shared<ProcLog>();
     auto c = loop.run_until_complete(loop.subprocess_exec(recording(log), {"head", "-c", "10"}));
@@ -294,7 +294,7 @@ TEST_CASE("a child that exits while stdin is still written: EPIPE on pipe 0, no 
 
 TEST_CASE("a child that closes stdout early but keeps running: connection_lost waits for the exit") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     bulb::SubprocessOptions o;
     o.std_in = bulb::Stdio::devnull();
@@ -311,7 +311,7 @@ TEST_CASE("a child that closes stdout early but keeps running: connection_lost w
 
 TEST_CASE("yes | head: the upstream child dies of SIGPIPE (the default is restored in children)") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     auto log = std::make_shared<ProcLog>();
     auto c = loop.run_until_complete(loop.subprocess_shell(recording(log), "yes | head -c 5; echo \" ${PIPESTATUS:-}\""));
     CHECK(run_until(loop, [&] { return log->lost; }));
@@ -322,7 +322,7 @@ TEST_CASE("yes | head: the upstream child dies of SIGPIPE (the default is restor
 
 TEST_CASE("200 concurrent children all reaped") {
     Baseline base;
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::vector<std::shared_ptr<ProcLog>> logs;
     std::vector<bulb::SubprocessConnection> conns;
     for (int i = 0; i < 200; ++i) {
@@ -350,7 +350,7 @@ TEST_CASE("200 concurrent children all reaped") {
 TEST_CASE("SIGCHLD fallback without pidfds: waitpid(pid) per child, never another's child") {
     Baseline base;
     ::setenv("BULB_SUBPROCESS_NO_PIDFD", "1", 1);
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     // A child that is not the loop's: it must stay unreaped (a zombie) until we reap it.
     pid_t foreign = ::fork();
     if (foreign == 0) ::_exit(7);
@@ -382,7 +382,7 @@ TEST_CASE("the loop closing with children running kills and reaps them, or detac
     pid_t detached_pid = 0;
     int reports = 0;
     {
-        bulb::EventLoop loop;
+        bulb_test::AuditedLoop loop;
         loop.set_exception_handler([&](bulb::EventLoop&, const bulb::ExceptionContext&) { ++reports; });
         auto c = loop.run_until_complete(loop.subprocess_exec(recording(killed), {"sleep", "30"}));
         bulb::SubprocessOptions o;

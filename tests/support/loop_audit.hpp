@@ -43,10 +43,11 @@ public:
     /// The test does not care how often the handler is called.
     void allow_reports() { any_reports_ = true; }
 
-    /// Runs the audit once (later calls do nothing). `reports`: the handler's messages so far.
+    /// Runs the audit once (later calls do nothing). `reports`: the handler's messages, or a
+    /// function returning them (read after the loop closed, so reports made by closing count).
     /// `settle` runs the loop until its argument holds or a short time passes.
-    template <class Settle>
-    void audit(bulb::EventLoop& loop, const std::vector<std::string>& reports, Settle&& settle) {
+    template <class Reports, class Settle>
+    void audit(bulb::EventLoop& loop, const Reports& reports_source, Settle&& settle) {
         if (audited_) return;
         audited_ = true;
         bool unclosed = false;
@@ -58,6 +59,7 @@ public:
             loop.close();
         }
         CHECK(loop.transport_count() == 0);
+        const std::vector<std::string> reports = read_reports(reports_source);
         if (!any_reports_ && !unclosed && reports.size() != expected_reports_) {
             std::string all;
             for (auto& r : reports) all += "\n  - " + r;
@@ -69,6 +71,11 @@ public:
     }
 
 private:
+    static const std::vector<std::string>& read_reports(const std::vector<std::string>& r) { return r; }
+    template <class F>
+    static std::vector<std::string> read_reports(const F& f) {
+        return f();
+    }
     int baseline_fds_ = count_open_fds();
     std::size_t expected_reports_ = 0;
     bool any_reports_ = false;

@@ -15,6 +15,8 @@
 /// the audit runs.
 #pragma once
 
+#include "loop_audit.hpp"
+#include "loop_fixture.hpp"
 #include "recording_protocol.hpp"
 
 #include <bulb/bulb.hpp>
@@ -34,16 +36,7 @@ namespace bulb_transport_test {
 
 using namespace std::chrono_literals;
 
-/// Open descriptors of this process.
-inline int count_open_fds() {
-    DIR* d = ::opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-    return n - 1;  // the directory's own descriptor
-}
+using bulb_test::count_open_fds;
 
 /// Resident set size in bytes (VmRSS of /proc/self/status).
 inline std::size_t rss_bytes() {
@@ -65,7 +58,7 @@ struct HandlerReport {
     bulb::Transport* transport;
 };
 
-class TransportFixture {
+class TransportFixture : public bulb_test::LoopAudit {
 public:
     TransportFixture() {
         loop.set_exception_handler([this](bulb::EventLoop&, const bulb::ExceptionContext& c) {
@@ -78,17 +71,9 @@ public:
 
     ~TransportFixture() { audit(); }
 
-private:
-    int baseline_fds_ = count_open_fds();  // before the loop opens its own
-
-public:
     bulb::EventLoop loop;
     std::vector<HandlerReport> reports;
 
-    /// The test expects exactly `n` exception-handler calls in all.
-    void expect_reports(std::size_t n) { expected_reports_ = n; }
-    /// The test does not care how often the handler is called.
-    void allow_reports() { any_reports_ = true; }
     /// Handler reports whose message contains `text`.
     std::size_t reports_containing(const std::string& text) const {
         std::size_t n = 0;
@@ -123,10 +108,7 @@ public:
         stopper.cancel();
     }
     /// Exactly one iteration, without blocking.
-    void run_once() {
-        loop.stop();
-        loop.run_forever();
-    }
+    void run_once() { bulb_test::run_once(loop); }
     /// Runs until `f` is done (REQUIREs it within `limit`) and returns the future for inspection.
     template <class T>
     bulb::Future<T> settle(bulb::Future<T> f, std::chrono::milliseconds limit = 5000ms) {
@@ -159,29 +141,18 @@ public:
     void audit() {
         if (audited_) return;
         audited_ = true;
-        if (!loop.is_closed()) {
-            run_until([&] { return loop.transport_count() == 0; }, 200ms);
-            std::size_t open = loop.transport_count();
-            CHECK_MESSAGE(open == 0, open, " transport(s) still open at the end of the test");
-            if (open != 0) any_reports_ = true;  // their "unclosed" reports are already a failure
-            loop.close();
-        }
-        CHECK(loop.transport_count() == 0);
+        auto lines = [this] {
+            std::vector<std::string> out;
+            for (auto& r : reports) out.push_back(r.message + (r.what.empty() ? "" : ": " + r.what));
+            return out;
+        };
+        LoopAudit::audit(loop, lines, [this](auto done) { run_until(done, 200ms); });
         for (auto& s : sets_)
             for (auto& r : s->all)
                 for (auto& p : final_problems(*r)) FAIL_CHECK("callback chart: " << p);
-        if (!any_reports_ && reports.size() != expected_reports_) {
-            std::string all;
-            for (auto& r : reports) all += "\n  - " + r.message + (r.what.empty() ? "" : ": " + r.what);
-            FAIL_CHECK("exception handler called " << reports.size() << " time(s), expected "
-                                                      << expected_reports_ << ":" << all);
-        }
-        CHECK_MESSAGE(count_open_fds() == baseline_fds_, "descriptors leaked");
     }
 
 private:
-    std::size_t expected_reports_ = 0;
-    bool any_reports_ = false;
     bool audited_ = false;
     std::vector<RecorderSetPtr> sets_;
 };
