@@ -8,7 +8,7 @@
 
 #include <bulb/address.hpp>
 #include <bulb/time.hpp>
-#include <bulb/tls_context.hpp>
+#include <bulb/tls_context_handle.hpp>
 
 #include <chrono>
 #include <optional>

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// TlsContext: certificates, verification and ALPN settings for TLS connections (OpenSSL 3 inside;
-/// no OpenSSL header is exposed).
+/// no OpenSSL header is exposed). The handle type itself is in <bulb/tls_context_handle.hpp>,
+/// which headers that only hold a context (options.hpp) include instead of this one.
 #pragma once
 
 #include <bulb/config.hpp>
+#include <bulb/tls_context_handle.hpp>
 
 #include <map>
 #include <memory>
@@ -56,33 +58,6 @@ struct TlsServerOptions {
     std::map<std::string, TlsCertificate> sni{};
     /// Stateless session resumption (TLS 1.3 tickets / TLS 1.2 session tickets).
     bool session_tickets = true;
-};
-
-/// TLS configuration shared by many connections (an SSL_CTX). A counted handle: copies share
-/// one context; thread-safe to share between loops.
-class BULB_API TlsContext {
-public:
-    /// A client context: verifies the peer against the system trust store (or the given CAs)
-    /// and checks the host name; TLS 1.2 minimum. Throws bulb::Error (tls_category) for
-    /// unreadable files or a key that does not match its certificate.
-    static TlsContext client(const TlsClientOptions& options = {});
-    /// A server context with the certificate chain and key from PEM files. Throws bulb::Error
-    /// at once for unreadable files or a key that does not match the certificate.
-    static TlsContext server(const std::string& cert_chain_file, const std::string& key_file,
-                             const TlsServerOptions& options = {});
-
-    /// True for server contexts.
-    bool is_server() const noexcept;
-    /// True for a client context that verifies certificates and their host names: each connection
-    /// must then name the host it expects (server_hostname).
-    bool requires_hostname() const noexcept;
-    /// Internal: the implementation (lib/tls/tls_openssl.cpp).
-    struct Impl;
-    const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
-
-private:
-    explicit TlsContext(std::shared_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
-    std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace bulb

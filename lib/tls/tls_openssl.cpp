@@ -398,6 +398,12 @@ TlsContext TlsContext::client(const TlsClientOptions& options) {
     return TlsContext(std::move(impl));
 }
 
+TlsContext TlsContext::client() { return client(TlsClientOptions{}); }
+
+TlsContext TlsContext::server(const std::string& cert_chain_file, const std::string& key_file) {
+    return server(cert_chain_file, key_file, TlsServerOptions{});
+}
+
 TlsContext TlsContext::server(const std::string& cert_chain_file, const std::string& key_file,
                               const TlsServerOptions& options) {
     auto impl = std::make_shared<Impl>();
