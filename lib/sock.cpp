@@ -17,7 +17,8 @@ namespace {
 
 void require_nonblocking(int fd, const char* what) {
     int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0) throw std::invalid_argument(std::string(what) + ": bad descriptor " + std::to_string(fd));
+    // Not open: the OS's answer (EBADF), a bulb::Error as add_reader gives; a blocking descriptor is misuse.
+    if (flags < 0) throw Error(errno, std::system_category(), std::string(what) + ": descriptor " + std::to_string(fd));
     if (!(flags & O_NONBLOCK))
         throw std::invalid_argument(std::string(what) + ": descriptor " + std::to_string(fd) + " is blocking");
 }
