@@ -5,11 +5,15 @@
 /// be given the host name it checks (asyncio: "You must set server_hostname when using ssl
 /// without a host"), or be made with the explicit opt-out verify_hostname = false.
 #include <bulb/bulb.hpp>
+
+#include "../tls/tls_support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,4 +91,39 @@ TEST_CASE("a verifying TLS client needs a host name: create_unix_connection and 
     auto upgrading = loop.start_tls(transport, no_names, false);
     ::close(peer);  // the handshake fails at once: the peer is gone
     CHECK_THROWS_AS(loop.run_until_complete(upgrading), bulb::Error);
+}
+
+TEST_CASE("a certificate host-name mismatch names the expected name and the certificate's names (openssl s_server)") {
+    using namespace bulb_tls_test;
+    const Pki& pki = Pki::get();
+    // A real peer serving a certificate for alt.test (SAN DNS:alt.test, CN=alt.test), trusted CA.
+    const std::uint16_t port = free_port();
+    Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", pki.alt, "-key",
+                  pki.alt_key, "-naccept", "1", "-quiet"});
+    bulb::EventLoop loop;
+    bulb::ConnectOptions options;
+    options.tls = bulb::TlsContext::client({.ca_file = pki.ca});
+    options.server_hostname = "localhost";
+    std::string what;
+    std::error_code code;
+    for (int attempt = 0; attempt < 100 && what.empty(); ++attempt) {  // until s_server listens
+        try {
+            (void)loop.run_until_complete(loop.create_connection(plain_factory(), "127.0.0.1", port, options));
+            FAIL("the handshake with a certificate for another name succeeded");
+            break;
+        } catch (const bulb::Error& e) {
+            if (e.code() == std::error_code(ECONNREFUSED, std::system_category())) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                continue;
+            }
+            what = e.what();
+            code = e.code();
+        }
+    }
+    INFO(what);
+    CHECK(code.category() == bulb::tls_category());
+    CHECK(what.find("expected 'localhost'") != std::string::npos);
+    CHECK(what.find("DNS:alt.test") != std::string::npos);
+    CHECK(what.find("CN=alt.test") != std::string::npos);
+    CHECK(what.find("hostname mismatch") != std::string::npos);
 }
