@@ -17,7 +17,9 @@ namespace {
 
 void require_nonblocking(int fd, const char* what) {
     int flags = ::fcntl(fd, F_GETFL);
-    // Not open: the OS's answer (EBADF), a bulb::Error as add_reader gives; a blocking descriptor is misuse.
+    // A negative number or a blocking descriptor is misuse (asyncio: ValueError); one that is not
+    // open is the OS's answer (EBADF), a bulb::Error as add_reader gives.
+    if (fd < 0) throw std::invalid_argument(std::string(what) + ": invalid descriptor " + std::to_string(fd));
     if (flags < 0) throw Error(errno, std::system_category(), std::string(what) + ": descriptor " + std::to_string(fd));
     if (!(flags & O_NONBLOCK))
         throw std::invalid_argument(std::string(what) + ": descriptor " + std::to_string(fd) + " is blocking");

@@ -346,6 +346,8 @@ TEST_CASE("every public entry point that can fail: misuse is invalid_argument/In
          Kind::error, os(EBADF), {"sock_sendall", bad_fd_text}},
         {"sock_accept, closed descriptor", [&] { on_loop([&](bulb::EventLoop& l) { return bulb::sock_accept(l, bad_fd); }); },
          Kind::error, os(EBADF), {"sock_accept", bad_fd_text}},
+        {"sock_recv, negative descriptor", [&] { on_loop([&](bulb::EventLoop& l) { return bulb::sock_recv(l, -1, 10); }); },
+         Kind::invalid_argument, {}, {"sock_recv", "-1"}},
         {"sock_recv, blocking descriptor",
          [&] {
              int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
