@@ -44,7 +44,7 @@ SocketAddress SocketAddress::from_unix_path(const std::string& path) {
     SocketAddress a;
     auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
     if (path.empty() || path.size() >= sizeof un->sun_path)
-        throw std::invalid_argument("bad Unix socket path (empty or longer than " +
+        throw std::invalid_argument("bad Unix socket path '" + path + "' (empty or longer than " +
                                     std::to_string(sizeof un->sun_path - 1) + " bytes)");
     un->sun_family = AF_UNIX;
     std::memcpy(un->sun_path, path.data(), path.size());

@@ -43,7 +43,7 @@ bool transient(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK || e == 
 void PipeTransport::check_pipe_fd(int fd, const char* who) {
     struct stat st {};
     if (::fstat(fd, &st) != 0)
-        throw std::system_error(errno, std::system_category(), std::string(who) + ": fd " + std::to_string(fd));
+        throw Error(errno, std::system_category(), std::string(who) + ": fd " + std::to_string(fd));
     if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)))
         throw std::invalid_argument(std::string(who) + ": fd " + std::to_string(fd) +
                                     " is not a pipe, FIFO, socket or character device (" +
@@ -396,7 +396,7 @@ Future<Connection> EventLoop::connect_write_pipe(ProtocolFactory factory, int fd
 
 PipeFds make_pipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::system_category(), "make_pipe: pipe2");
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(errno, std::system_category(), "make_pipe: pipe2");
     return {fds[0], fds[1]};
 }
 

@@ -252,9 +252,13 @@ Future<std::vector<SocketAddress>> resolve_all(EventLoop& loop, std::vector<std:
     return state->result;
 }
 
+/// Misuse found before anything starts: a server needs a server TlsContext.
+void check_server_options(const ServerOptions& options, const char* who) {
+    if (options.tls && !options.tls->is_server()) throw std::invalid_argument(std::string(who) + ": a client TlsContext");
+}
+
 Future<Server> serve(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,
                      std::string unix_path) {
-    if (options.tls && !options.tls->is_server()) throw std::invalid_argument("create_server: a client TlsContext");
     Future<Server> result(loop.owner());
     RefPtr<ServerImpl> impl(new ServerImpl(loop, std::move(factory), std::move(fds), options, std::move(unix_path)));
     if (options.start_serving) impl->start_serving();
@@ -281,7 +285,11 @@ Future<Server> serve_hosts(LoopImpl& loop, std::vector<std::optional<std::string
                 for (int fd : fds) ::close(fd);
                 return;
             }
-            result.set_result(serve(loop, std::move(factory), std::move(fds), options, {}).result());
+            try {
+                result.set_result(serve(loop, std::move(factory), std::move(fds), options, {}).result());
+            } catch (...) {  // never leave the future pending (the exception would go to the loop's handler)
+                result.set_exception(std::current_exception());
+            }
         });
     return result;
 }
@@ -318,6 +326,7 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::optional<s
     impl_->check_thread("create_server");
     // Checked first: a server made on a closed loop would watch its socket on a freed event base.
     if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
+    detail::check_server_options(options, "create_server");
     if (options.sock >= 0) {
         detail::set_nonblocking(options.sock);
         return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});
@@ -334,6 +343,7 @@ Future<Server> EventLoop::create_server(ProtocolFactory factory, std::vector<std
     impl_->check_thread("create_server");
     if (is_closed()) throw InvalidStateError("create_server: Event loop is closed");
     if (hosts.empty()) throw std::invalid_argument("create_server: empty host list");
+    detail::check_server_options(options, "create_server");
     return detail::serve_hosts(*impl_, {hosts.begin(), hosts.end()}, port, std::move(factory), options);
 }
 
@@ -344,6 +354,7 @@ Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::strin
 Future<Server> EventLoop::create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options) {
     impl_->check_thread("create_unix_server");
     if (is_closed()) throw InvalidStateError("create_unix_server: Event loop is closed");
+    detail::check_server_options(options, "create_unix_server");
     if (options.sock >= 0) {
         detail::set_nonblocking(options.sock);
         return detail::serve(*impl_, std::move(factory), {options.sock}, options, {});

@@ -17,7 +17,10 @@ namespace {
 
 void require_nonblocking(int fd, const char* what) {
     int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0) throw std::invalid_argument(std::string(what) + ": bad descriptor " + std::to_string(fd));
+    // A negative number or a blocking descriptor is misuse (asyncio: ValueError); one that is not
+    // open is the OS's answer (EBADF), a bulb::Error as add_reader gives.
+    if (fd < 0) throw std::invalid_argument(std::string(what) + ": invalid descriptor " + std::to_string(fd));
+    if (flags < 0) throw Error(errno, std::system_category(), std::string(what) + ": descriptor " + std::to_string(fd));
     if (!(flags & O_NONBLOCK))
         throw std::invalid_argument(std::string(what) + ": descriptor " + std::to_string(fd) + " is blocking");
 }

@@ -43,7 +43,7 @@ struct SpawnState {
 };
 
 void check(int rc, const char* what) {
-    if (rc != 0) throw std::system_error(rc, std::system_category(), what);
+    if (rc != 0) throw Error(rc, std::system_category(), what);
 }
 
 }  // namespace
@@ -77,7 +77,7 @@ pid_t spawn_child(const SpawnRequest& req, const char* who) {
         src[i] = req.stdio[i];
         if (src[i] >= 0 && src[i] < 3 && src[i] != i) {
             int moved = ::fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-            if (moved < 0) throw std::system_error(errno, std::system_category(), std::string(who) + ": dup");
+            if (moved < 0) throw Error(errno, std::system_category(), std::string(who) + ": dup");
             st.temp_fds.push_back(moved);
             src[i] = moved;
         }

@@ -283,7 +283,7 @@ void SubprocessImpl::send_signal(int signum) {
     int rc = pidfd_ >= 0 ? pidfd_send_signal(pidfd_, signum) : ::kill(pid_, signum);
     // ESRCH: it exited and is not reaped yet; the reap is on its way.
     if (rc != 0 && errno != ESRCH)
-        throw std::system_error(errno, std::system_category(), "send_signal(" + std::to_string(signum) + ")");
+        throw Error(errno, std::system_category(), "send_signal(" + std::to_string(signum) + ")");
 }
 
 void SubprocessImpl::close() {
@@ -383,7 +383,7 @@ struct SpawnFds {
 
 int open_devnull(const char* who) {
     int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw std::system_error(errno, std::system_category(), std::string(who) + ": /dev/null");
+    if (fd < 0) throw Error(errno, std::system_category(), std::string(who) + ": /dev/null");
     return fd;
 }
 
@@ -415,7 +415,7 @@ Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& f
         switch (s.kind) {
         case Stdio::Kind::pipe: {
             int p[2];
-            if (::pipe2(p, O_CLOEXEC) != 0) throw std::system_error(errno, std::system_category(), std::string(who) + ": pipe2");
+            if (::pipe2(p, O_CLOEXEC) != 0) throw Error(errno, std::system_category(), std::string(who) + ": pipe2");
             int child = i == 0 ? p[0] : p[1];
             fds.parent[i] = i == 0 ? p[1] : p[0];
             fds.close_after.push_back(child);

@@ -12,7 +12,7 @@ namespace bulb {
 
 /// A host (name or numeric address) and a port.
 struct HostPort {
-    std::string host;
+    std::string host{};
     std::uint16_t port = 0;
 };
 
@@ -20,20 +20,20 @@ struct HostPort {
 /// remote_path, sock, or a family (an unbound socket of that family).
 struct DatagramEndpointOptions {
     /// Bind to this address (port 0: any free port). Resolved off the loop when not numeric.
-    std::optional<HostPort> local_addr;
+    std::optional<HostPort> local_addr{};
     /// Connect to this peer: sendto() without address goes there, only its datagrams are
     /// received, and an ICMP port-unreachable arrives as error_received(ECONNREFUSED).
-    std::optional<HostPort> remote_addr;
+    std::optional<HostPort> remote_addr{};
     /// AF_INET or AF_INET6 to restrict resolution; AF_UNIX for an unbound Unix socket;
     /// 0 (AF_UNSPEC): whatever the addresses resolve to.
     int family = 0;
     /// Unix datagram socket: bind to this path (a stale socket file there is replaced, any
     /// other file is an error; a leading '\0' makes a Linux abstract name). The file is removed
     /// when the endpoint closes.
-    std::string local_path;
+    std::string local_path{};
     /// Unix datagram socket: connect to this path. Without local_path the socket is bound to an
     /// autobound abstract name so the peer can answer.
-    std::string remote_path;
+    std::string remote_path{};
     /// SO_REUSEPORT: several endpoints share the port (the kernel spreads datagrams among them).
     bool reuse_port = false;
     /// SO_BROADCAST: allow sending to broadcast addresses (without it they fail with EACCES).

@@ -27,7 +27,7 @@ int private_fd(int fd, int flags, const char* who) {
         }
     }
     int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (d < 0) throw std::system_error(errno, std::system_category(), std::string(who) + ": dup");
+    if (d < 0) throw Error(errno, std::system_category(), std::string(who) + ": dup");
     return d;
 }
 

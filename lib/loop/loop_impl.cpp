@@ -5,6 +5,8 @@
 
 #include <event2/event.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -258,12 +260,20 @@ void LoopImpl::add_watch(WatchMap& map, int key, short what, UniqueFunction<void
     ScheduledCallback* node = alloc_node(std::move(fn));
     node->persistent = true;
     node->loop = this;  // dispatch_watch finds the loop here; watchers are never among the timers
+    errno = 0;
     event* ev = event_new(base_, key, what | EV_PERSIST, &LoopImpl::dispatch_watch, node);
     if (!ev || event_add(ev, nullptr) != 0) {
+        int err = errno ? errno : EINVAL;
         if (ev) event_free(ev);
         node->loop = nullptr;
         node->release_ref();
-        throw Error(errno ? errno : EINVAL, std::system_category(), "bulb: cannot watch descriptor");
+        const bool signal = what & EV_SIGNAL;
+        // libevent may leave another errno behind: a descriptor that is not open says EBADF.
+        if (!signal && ::fcntl(key, F_GETFD) < 0) err = EBADF;
+        throw Error(err, std::system_category(),
+                    signal ? "add_signal_handler(" + std::to_string(key) + "): cannot install the handler"
+                           : std::string(what & EV_READ ? "add_reader" : "add_writer") + "(fd " + std::to_string(key) +
+                                 "): cannot watch the descriptor");
     }
     // Replacing installs the new watch before dropping the old one (asyncio cancels the old
     // handle): a callback replacing itself keeps its captures until it returns, and a signal

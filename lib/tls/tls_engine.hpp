@@ -49,6 +49,9 @@ public:
     virtual bool has_buffered_input() const = 0;
     /// Why the last call failed (tls_category, or errc::tls_unexpected_eof).
     virtual std::error_code error() const = 0;
+    /// More about a failed handshake, for the error message (a host-name mismatch: the name
+    /// expected and the names the certificate holds); empty when there is nothing to add.
+    virtual std::string error_detail() const { return {}; }
     /// Frees the input and output buffers that are empty, unless they hold between `small` and
     /// `large` bytes.
     virtual void trim(std::size_t small, std::size_t large) = 0;

@@ -138,7 +138,8 @@ BIO_METHOD* engine_bio_method();
 
 class OpenSslEngine final : public detail::TlsEngine {
 public:
-    OpenSslEngine(const TlsContext& ctx, bool server_side, const std::string& hostname) : ctx_(ctx.impl()) {
+    OpenSslEngine(const TlsContext& ctx, bool server_side, const std::string& hostname)
+        : ctx_(ctx.impl()), hostname_(hostname) {
         owned_ssl_.reset(SSL_new(ctx_->ctx.get()));
         ssl_ = owned_ssl_.get();
         if (!ssl_) throw_ssl("SSL_new");
@@ -219,6 +220,7 @@ public:
         return in_head_ < in_.size() || !borrowed_.empty() || SSL_pending(ssl_) > 0;
     }
     std::error_code error() const override { return error_; }
+    std::string error_detail() const override { return detail_; }
 
     void trim(std::size_t small, std::size_t large) override {
         auto unneeded = [&](const std::string& b) { return b.capacity() < small || b.capacity() > large; };
@@ -286,6 +288,8 @@ private:
         if (verify != X509_V_OK && ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
             ERR_clear_error();
             error_ = {verify_base + static_cast<int>(verify), tls_category()};
+            if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+                detail_ = "expected '" + hostname_ + "', the certificate is for " + leaf_names();
         } else if ((e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
                    (e == SSL_ERROR_SYSCALL && first == 0)) {
             ERR_clear_error();
@@ -294,6 +298,42 @@ private:
             error_ = take_ssl_error();
         }
         return Status::failed;
+    }
+
+    /// The names of the peer's certificate ("DNS:a, IP:1.2.3.4 (CN=a)"), read from the chain it
+    /// sent (the session's peer certificate is set only after verification succeeded).
+    std::string leaf_names() const {
+        STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+        X509* leaf = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : nullptr;
+        if (!leaf) return "(no certificate)";
+        std::string out = san_of(leaf);
+        char cn[256] = {};
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) > 0)
+            out += std::string(out.empty() ? "" : " ") + "(CN=" + cn + ")";
+        return out.empty() ? "(no names)" : out;
+    }
+
+    /// The subjectAltName entries of `cert` ("DNS:a, IP:1.2.3.4").
+    static std::string san_of(X509* cert) {
+        std::string out;
+        const GeneralNamesPtr owned_names(
+            static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+        GENERAL_NAMES* names = owned_names.get();
+        for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+            GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+            std::string entry;
+            if (g->type == GEN_DNS) {
+                entry = "DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                             static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)));
+            } else if (g->type == GEN_IPADD) {
+                char ip[INET6_ADDRSTRLEN] = {};
+                int len = ASN1_STRING_length(g->d.iPAddress);
+                inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(g->d.iPAddress), ip, sizeof ip);
+                entry = std::string("IP:") + ip;
+            }
+            if (!entry.empty()) out += (out.empty() ? "" : ", ") + entry;
+        }
+        return out;
     }
 
     std::optional<std::string> peer_cert_info(std::string_view what) const {
@@ -332,6 +372,8 @@ private:
     }
 
     std::shared_ptr<TlsContext::Impl> ctx_;
+    std::string hostname_;  // the name checked against the certificate (clients)
+    std::string detail_;    // error_detail()
     SslPtr owned_ssl_;
     SSL* ssl_ = nullptr;  // owned_ssl_.get(), named once: every call site uses it
     std::string in_;

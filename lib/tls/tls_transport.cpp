@@ -148,6 +148,7 @@ void TlsTransport::do_handshake() {
         case TlsEngine::Status::closed:
         case TlsEngine::Status::failed:
             flush();  // send the alert that says why
+            if (lost_detail_.empty()) lost_detail_ = engine_->error_detail();
             fail(engine_->error() ? engine_->error() : make_error_code(errc::tls_handshake_failed));
             return;
     }
@@ -404,7 +405,7 @@ void TlsTransport::raw_connection_lost(std::error_code ec) {
     const std::error_code reason = lost_error_ ? lost_error_ : ec;
     if (waiter_ && !waiter_->done()) {
         const std::error_code why = reason ? reason : make_error_code(errc::tls_handshake_failed);
-        waiter_->set_error(why, "TLS handshake failed");
+        waiter_->set_error(why, lost_detail_.empty() ? "TLS handshake failed" : "TLS handshake failed: " + lost_detail_);
     }
     waiter_.reset();
     const bool told = app_state_ != AppState::init;

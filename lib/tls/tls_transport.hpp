@@ -140,6 +140,7 @@ private:
     std::string pending_;  // plaintext written during the handshake
     std::size_t dropped_writes_ = 0;
     std::error_code lost_error_;
+    std::string lost_detail_;  // what the engine adds to a failed handshake (names it checked)
     TimerHandle timer_;  // handshake or shutdown deadline; cancelled by the destructor
 };
 
