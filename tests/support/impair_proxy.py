@@ -144,7 +144,7 @@ class _Connection(threading.Thread):
             writers = {d.dst for d in dirs if d.wants_write(now)}
             waits = [d.next_time - now for d in dirs if d.buf and not d.dead and not d.blackhole
                      and d.next_time > now]
-            timeout = max(0.0, min(waits)) if waits else 0.5
+            timeout = max(0.0, min(waits)) if waits else 0.1
             if writers:
                 timeout = 0.0
             r, w, _ = select.select(list(readers), list(writers), [], timeout)
