@@ -118,6 +118,9 @@ bulb::Task<> serve_client(KvState& server, bulb::StreamReader reader, bulb::Stre
         }
     } catch (const FrameError& e) {
         error = KvSession::error_reply(e);
+    } catch (const bulb::Error&) {
+        // The client reset the connection (or it was lost): nothing to answer, nothing to log,
+        // as the callback style and redis-server at its default verbosity.
     }
     if (!error.empty()) writer.write(std::string_view(error));
     writer.close();
