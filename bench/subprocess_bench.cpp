@@ -3,7 +3,8 @@
 /// bench_subprocess: bulb's subprocess costs (bench/run_subprocess.sh runs it beside the peers).
 ///
 ///     bench_subprocess spawn N PARALLEL   # N runs of /bin/true, PARALLEL at a time (callback API)
-///     bench_subprocess pipe FILE          # cat FILE through a Process's stdout (coroutines)
+///     bench_subprocess pipe FILE [PIPE_SIZE]  # cat FILE through a Process's stdout (coroutines);
+///                                         # PIPE_SIZE: SubprocessOptions::pipe_size (0: 64 KiB)
 ///
 /// Prints one line: `wall_s=... cpu_s=... [bytes=...]`, cpu being this process's user+system
 /// time (the children's is the same for every peer and left out).
@@ -60,8 +61,9 @@ int spawn(int n, int parallel) {
     return run.finished == n ? 0 : 1;
 }
 
-bulb::Task<int> pipe_task(std::string file) {
+bulb::Task<int> pipe_task(std::string file, std::size_t pipe_size) {
     bulb::SubprocessOptions o;
+    o.pipe_size = pipe_size;
     o.std_in = bulb::Stdio::devnull();
     o.std_err = bulb::Stdio::inherit();
     std::vector<std::string> argv = {"cat", file};
@@ -85,7 +87,8 @@ bulb::Task<int> pipe_task(std::string file) {
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "spawn" && argc == 4) return spawn(std::atoi(argv[2]), std::atoi(argv[3]));
-    if (mode == "pipe" && argc == 3) return bulb::run(pipe_task(argv[2]));
-    std::fputs("usage: bench_subprocess spawn N PARALLEL | pipe FILE\n", stderr);
+    if (mode == "pipe" && (argc == 3 || argc == 4))
+        return bulb::run(pipe_task(argv[2], argc == 4 ? std::strtoull(argv[3], nullptr, 10) : bulb::SubprocessOptions{}.pipe_size));
+    std::fputs("usage: bench_subprocess spawn N PARALLEL | pipe FILE [PIPE_SIZE]\n", stderr);
     return 2;
 }

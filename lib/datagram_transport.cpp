@@ -48,6 +48,7 @@ namespace {
 // ever cut. The slots are per thread (one loop runs per thread at a time) and allocated on first
 // use; the kernel touches only the pages a datagram fills.
 constexpr std::size_t kBatch = 16;
+constexpr unsigned kSingleRun = 16;  // recvmsg wake-ups after a batch of one datagram
 constexpr std::size_t kSlot = 64 * 1024;
 constexpr std::size_t kHeaderCost = 8;  // asyncio counts each queued datagram's header too
 
@@ -147,7 +148,11 @@ void UdpTransport::receive_batch() noexcept {
         force_close(std::make_error_code(std::errc::not_enough_memory));
         return;
     }
-    for (std::size_t i = 0; i < kBatch; ++i) {
+    // One datagram per wake-up (a lone request/response peer): recvmsg, cheaper in the kernel
+    // than recvmmsg; recvmmsg again every kSingleRun wake-ups to notice a queue building up.
+    const bool single = single_left_ > 0;
+    const std::size_t slots = single ? 1 : kBatch;
+    for (std::size_t i = 0; i < slots; ++i) {
         b->iov[i] = {b->data + i * kSlot, kSlot};
         msghdr& h = b->msgs[i].msg_hdr;
         h = msghdr{};
@@ -156,7 +161,16 @@ void UdpTransport::receive_batch() noexcept {
         h.msg_iov = &b->iov[i];
         h.msg_iovlen = 1;
     }
-    int n = ::recvmmsg(fd_, b->msgs, kBatch, MSG_DONTWAIT, nullptr);
+    int n;
+    if (single) {
+        --single_left_;
+        ssize_t r = ::recvmsg(fd_, &b->msgs[0].msg_hdr, MSG_DONTWAIT);
+        n = r < 0 ? -1 : 1;
+        if (r >= 0) b->msgs[0].msg_len = static_cast<unsigned>(r);
+    } else {
+        n = ::recvmmsg(fd_, b->msgs, kBatch, MSG_DONTWAIT, nullptr);
+        if (n == 1) single_left_ = kSingleRun;
+    }
     if (n < 0) {
         if (!would_block(errno)) report_error(last_error(), remote_);
         return;

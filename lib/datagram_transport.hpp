@@ -107,6 +107,7 @@ private:
     WriteBufferLimits limits_;
     std::size_t dropped_writes_ = 0;
     std::size_t truncated_ = 0;
+    unsigned single_left_ = 0;  // wake-ups still read with recvmsg (see receive_batch)
     SocketAddress remote_;
     std::unique_ptr<BoundUnixFile> unix_file_;
 };

@@ -14,7 +14,9 @@
 
 #include <event2/event.h>
 
+#include <climits>
 #include <csignal>
+#include <cstdio>
 #include <string>
 
 #include <fcntl.h>
@@ -392,6 +394,22 @@ Future<Connection> EventLoop::connect_read_pipe(ProtocolFactory factory, int fd)
 
 Future<Connection> EventLoop::connect_write_pipe(ProtocolFactory factory, int fd) {
     return connect_pipe(*this, factory, fd, detail::PipeTransport::Direction::write, "connect_write_pipe");
+}
+
+void detail::set_pipe_size(int fd, std::size_t bytes) noexcept {
+    if (bytes == 0) return;
+    static const std::size_t max_size = [] {
+        std::size_t m = 1024 * 1024;  // the kernel's default pipe-max-size
+        if (std::FILE* f = std::fopen("/proc/sys/fs/pipe-max-size", "re")) {
+            unsigned long v = 0;
+            if (std::fscanf(f, "%lu", &v) == 1 && v > 0) m = v;
+            std::fclose(f);
+        }
+        return m;
+    }();
+    if (bytes > max_size) bytes = max_size;
+    if (bytes > static_cast<std::size_t>(INT_MAX)) bytes = static_cast<std::size_t>(INT_MAX);
+    (void)::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes));
 }
 
 PipeFds make_pipe() {

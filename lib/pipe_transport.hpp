@@ -102,4 +102,8 @@ private:
     std::size_t dropped_writes_ = 0;
 };
 
+/// F_SETPIPE_SZ to `bytes` capped at /proc/sys/fs/pipe-max-size (read once); 0 or a refusal
+/// (the user's pipe quota) keeps the current size: a bigger pipe is an optimisation only.
+void set_pipe_size(int fd, std::size_t bytes) noexcept;
+
 }  // namespace bulb::detail

@@ -420,7 +420,9 @@ Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& f
             fds.parent[i] = i == 0 ? p[1] : p[0];
             fds.close_after.push_back(child);
             // Only the parent's end is non-blocking: the child gets an ordinary blocking pipe.
-            ::fcntl(fds.parent[i], F_SETFL, ::fcntl(fds.parent[i], F_GETFL) | O_NONBLOCK);
+            // A new pipe has no other status flag: one F_SETFL, no F_GETFL.
+            ::fcntl(fds.parent[i], F_SETFL, O_NONBLOCK);
+            detail::set_pipe_size(p[0], o.pipe_size);
             req.stdio[i] = child;
             break;
         }

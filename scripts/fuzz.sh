@@ -13,7 +13,7 @@ seconds=${1:-60}
 out=${BULB_FUZZ_DIR:-build-fuzz}
 fuzz=tests/protocols/fuzz
 targets=(line netstring length_prefixed resp http_request http_response)
-sources=(frame_error line_codec netstring_codec length_prefixed_codec resp_decode resp_encode resp_value http/message http/parser)
+sources=(frame_buffer frame_error line_codec netstring_codec length_prefixed_codec resp_decode resp_encode resp_value http/message http/parser)
 cxx=${BULB_FUZZ_CXX:-clang++}
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -Iinclude -Iprotocols/include -Wno-missing-field-initializers)
 sanitize=address,undefined

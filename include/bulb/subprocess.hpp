@@ -86,6 +86,10 @@ struct SubprocessOptions {
     std::vector<int> pass_fds;
     /// A child still running when the loop closes is killed (default) or detached.
     OnLoopClose on_loop_close = OnLoopClose::kill;
+    /// Kernel buffer of each pipe made for the child (F_SETPIPE_SZ), capped at
+    /// /proc/sys/fs/pipe-max-size; 0 keeps the kernel's 64 KiB. A bigger pipe lets a fast writer
+    /// run ahead while the loop is busy: fewer wake-ups and context switches per byte.
+    std::size_t pipe_size = 1024 * 1024;
 };
 
 /// The callbacks of a subprocess (asyncio.SubprocessProtocol). Owned by its transport and

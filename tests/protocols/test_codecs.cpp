@@ -4,6 +4,8 @@
 /// property (tests/protocols/codec_support.hpp).
 #include "codec_support.hpp"
 
+#include <algorithm>
+
 #include <bulb/protocols/length_prefixed_codec.hpp>
 #include <bulb/protocols/line_codec.hpp>
 #include <bulb/protocols/netstring_codec.hpp>
@@ -60,6 +62,48 @@ TEST_CASE("FrameBuffer: borrow, keep, consume and append") {
     b.consume(1);
     b.append(std::string_view("d"));
     CHECK(b.view() == "bcd");
+}
+
+TEST_CASE("FrameBuffer: consume moves no bytes; compaction only when it frees as much as it moves") {
+    FrameBuffer b;
+    b.append(std::string(200, 'a'));
+    const std::size_t cap = b.capacity();
+    REQUIRE(cap >= 200);
+    const char* front = b.view().data();
+    b.consume(150);
+    CHECK(b.view().data() == front + 150);  // an offset, not a memmove
+    b.append(std::string(cap - 200, 'b'));  // fills the block exactly
+    CHECK(b.capacity() == cap);
+    b.append(std::string_view("c"));  // 50 live bytes move to the front of the same block
+    CHECK(b.capacity() == cap);
+    CHECK(b.size() == 50 + (cap - 200) + 1);
+    CHECK(b.view().substr(0, 50) == std::string(50, 'a'));
+    CHECK(b.view().back() == 'c');
+    FrameBuffer moved(std::move(b));
+    CHECK(b.empty());
+    CHECK(moved.size() == 50 + (cap - 200) + 1);
+}
+
+TEST_CASE("FrameBuffer: growth goes straight to the limit once doubling would pass half of it") {
+    FrameBuffer b;
+    const std::size_t limit = 100000;
+    b.set_growth_limit(limit);
+    std::size_t copies = 0, last = 0, biggest_copy = 0;
+    for (std::size_t i = 0; b.size() < limit; ++i) {
+        if (b.capacity() != last) {
+            if (last) ++copies, biggest_copy = std::max(biggest_copy, b.size());
+            last = b.capacity();
+        }
+        b.append(std::string_view("0123456789"));
+    }
+    CHECK(b.capacity() == limit);  // not a doubled 131,072 or more
+    CHECK(biggest_copy <= limit / 2);  // the last copy held at most half the limit
+    CHECK(copies < 12);
+    b.append(std::string_view("past"));  // past the limit: still works, by doubling
+    CHECK(b.size() == limit + 4);
+    CHECK(b.capacity() >= limit + 4);
+    b.consume(b.size());
+    CHECK(b.capacity() == 0);  // an emptied big block is freed (idle connections keep none)
 }
 
 TEST_CASE("LineCodec: \\n and \\r\\n lines, the tail at EOF, encode") {

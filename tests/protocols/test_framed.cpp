@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// The two adapters over real connections: FramedProtocol (callbacks) on one end of a Unix
-/// socket pair driven byte by byte from the other end, and FramedReader / FramedWriter (streams)
-/// over 127.0.0.1. Both use the same codec objects as the unit tests.
+/// The two adapters: FramedProtocol (callbacks) on one end of the in-memory transport pair
+/// (tests/support/memory_transport.hpp) driven byte by byte from the other end, and
+/// FramedReader / FramedWriter (streams) over 127.0.0.1. Both use the same codec objects as the
+/// unit tests.
 #include <bulb/bulb.hpp>
 #include <bulb/coro.hpp>
 #include <bulb/protocols/framed_protocol.hpp>
@@ -12,15 +13,16 @@
 #include <bulb/protocols/netstring_codec.hpp>
 #include <doctest/doctest.h>
 
+#include "../support/memory_transport.hpp"
+
 #include <chrono>
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <tuple>
 
 using namespace std::chrono_literals;
 using namespace bulb::protocols;
@@ -69,42 +71,65 @@ bool run_until(bulb::EventLoop& loop, Pred done) {
     return true;
 }
 
-// A protocol on one end of a socket pair; the test writes and reads the other end raw.
+// The far end of the in-memory pair: keeps what the protocol under test wrote, and its EOF.
+struct PeerLog {
+    std::string data;
+    bool eof = false;
+    bool lost = false;
+};
+
+struct Peer : bulb::Protocol {
+    std::shared_ptr<PeerLog> log;
+    bulb::Transport* transport = nullptr;
+    explicit Peer(std::shared_ptr<PeerLog> l) : log(std::move(l)) {}
+    void connection_made(bulb::Transport& t) override { transport = &t; }
+    void data_received(bulb::ByteView d) override { log->data.append(bulb::as_string_view(d)); }
+    bool eof_received() override {
+        log->eof = true;
+        return true;  // the test decides when its side closes
+    }
+    void connection_lost(std::error_code) override { log->lost = true; }
+};
+
+// A protocol on one end of an in-memory transport pair (tests/support/memory_transport.hpp);
+// the test writes and reads the other end. No socket: bytes cross from the loop's ready queue,
+// in chunks of at most 64 KiB, with the callback chart of a socket transport.
 template <class P>
 struct Wired {
     bulb::EventLoop loop;
-    int peer = -1;
-    bulb::TransportPtr transport;
+    std::shared_ptr<PeerLog> peer = std::make_shared<PeerLog>();
+    bulb::TransportPtr transport;  // the protocol's side
+    bulb::TransportPtr far;        // the test's side
     P* protocol = nullptr;
+    std::size_t taken = 0;  // bytes of peer->data already returned by received()
 
     template <class... A>
     explicit Wired(A&&... args) {
-        int fd[2];
-        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
-        peer = fd[1];
-        ::fcntl(peer, F_SETFL, O_NONBLOCK);
-        auto made = std::make_shared<std::unique_ptr<P>>(std::make_unique<P>(std::forward<A>(args)...));
-        protocol = made->get();
-        auto conn = loop.run_until_complete(loop.connect_accepted_socket([made] { return std::move(*made); }, fd[0]));
-        transport = conn.transport;
+        auto made = std::make_unique<P>(std::forward<A>(args)...);
+        protocol = made.get();
+        std::tie(transport, far) = bulb_test::MemoryTransport::pair(loop, std::move(made), std::make_unique<Peer>(peer));
+        REQUIRE(run_until(loop, [&] { return protocol->transport() != nullptr; }));
     }
     ~Wired() {
         if (transport) transport->abort();
+        if (far) far->abort();
         run_briefly(loop, 2);
-        ::close(peer);
+        transport = nullptr;
+        far = nullptr;
         loop.close();
+        CHECK(bulb_test::MemoryTransport::live_count() == 0);
     }
-    void send(std::string_view bytes) { REQUIRE(::write(peer, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())); }
+    void send(std::string_view bytes) { far->write(bytes); }
+    void send_eof() { far->write_eof(); }
     std::string received() {
-        std::string out;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(peer, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+        run_briefly(loop, 1);
+        std::string out = peer->data.substr(taken);
+        taken = peer->data.size();
         return out;
     }
     bool peer_sees_eof() {
-        char c;
-        return ::read(peer, &c, 1) == 0;
+        run_until(loop, [&] { return peer->eof; });
+        return peer->eof;
     }
 };
 
@@ -158,7 +183,7 @@ TEST_CASE("FramedProtocol: at EOF the tail is a frame (lines) or a truncation er
         Log log;
         Wired<Recorder<LineCodec>> w(log);
         w.send("x\ny");
-        ::shutdown(w.peer, SHUT_WR);
+        w.send_eof();
         REQUIRE(run_until(w.loop, [&] { return log.lost; }));
         CHECK(log.frames == Lines{"x", "y"});
         CHECK(log.errors.empty());
@@ -167,7 +192,7 @@ TEST_CASE("FramedProtocol: at EOF the tail is a frame (lines) or a truncation er
         Log log;
         Wired<Recorder<NetstringCodec>> w(log);
         w.send("1:x,5:ab");
-        ::shutdown(w.peer, SHUT_WR);
+        w.send_eof();
         REQUIRE(run_until(w.loop, [&] { return log.lost; }));
         CHECK(log.frames == Lines{"x"});
         CHECK(log.errors == Lines{"end of stream inside a netstring (4 bytes left over)"});
@@ -233,6 +258,32 @@ TEST_CASE("LineProtocol: line_too_long once per overlong line, then the next lin
     REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 2; }));
     CHECK(log.frames == Lines{"ok", "last"});
     CHECK(log.errors == Lines{"11", "8"});
+}
+
+TEST_CASE("LineProtocol: an overlong line is rejected before the buffer holds more than the limit") {
+    struct Measured : LineProtocol {
+        Log& log;
+        std::size_t most_buffered = 0;
+        explicit Measured(Log& l) : LineProtocol(1000), log(l) {}
+        void line_received(std::string_view line) override { log.frames.emplace_back(line); }
+        void line_too_long(std::size_t n) override {
+            log.errors.push_back(std::to_string(n));
+            most_buffered = std::max(most_buffered, buffered());
+        }
+    };
+    Log log;
+    Wired<Measured> w(log);
+    const std::size_t limit = w.protocol->codec().buffer_limit();
+    CHECK(limit == 1000 + 1 + 2);
+    w.send("head");  // a partial line first: the next read is appended, not borrowed
+    run_briefly(w.loop);
+    CHECK(w.protocol->buffered() == 4);
+    w.send(std::string(20000, 'x') + "\nafter\n");  // one data_received of 20,011 bytes
+    REQUIRE(run_until(w.loop, [&] { return log.frames.size() == 1; }));
+    CHECK(log.frames == Lines{"after"});
+    REQUIRE(log.errors.size() == 1);
+    CHECK(w.protocol->most_buffered <= limit);  // it was 20,004 when the whole read was appended
+    CHECK(w.protocol->buffered() == 0);
 }
 
 // --- the coroutine adapters ---------------------------------------------------------------

@@ -9,7 +9,7 @@ then one line of --line MiB without a
 newline, sampling the server's RSS every 5 ms; then a newline and a normal line (the connection
 still works, and the room gets only the normal line). Then 4 clients each send a 2,000-line burst
 to the room while 8 readers read. Passes when the peak stays within 1.5x the limit over the
-baseline (the callback server's figure is ~1.2x) and, once idle, RSS is within 8 MiB of the
+baseline (both servers peak near 1.1x) and, once idle, RSS is within 8 MiB of the
 baseline.
 """
 import argparse

@@ -8,6 +8,7 @@
 #include <bulb/subprocess.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -283,7 +284,7 @@ TEST_CASE("a child that exits while stdin is still written: EPIPE on pipe 0, no 
     ::signal(SIGPIPE, SIG_DFL);
     auto log = std::make_shared<ProcLog>();
     auto c = loop.run_until_complete(loop.subprocess_exec(recording(log), {"head", "-c", "10"}));
-    std::string chunk(1 << 20, 'x');
+    std::string chunk(8 << 20, 'x');  // more than the pipe holds (SubprocessOptions::pipe_size, 1 MiB)
     c.transport->get_pipe_transport(0)->write(chunk);
     CHECK(run_until(loop, [&] { return log->lost; }));
     CHECK(log->out == std::string(10, 'x'));
@@ -402,4 +403,28 @@ TEST_CASE("the loop closing with children running kills and reaps them, or detac
     // Reaped by the background thread once it exits: no zombie.
     for (int i = 0; i < 300 && ::kill(detached_pid, 0) == 0; ++i) ::usleep(10000);
     CHECK(::kill(detached_pid, 0) != 0);
+}
+
+TEST_CASE("pipes made for a child get SubprocessOptions::pipe_size (capped at pipe-max-size); 0 keeps 64 KiB") {
+    Baseline base;
+    bulb::EventLoop loop;
+    long max_size = 1 << 20;
+    if (std::FILE* f = std::fopen("/proc/sys/fs/pipe-max-size", "r")) {
+        if (std::fscanf(f, "%ld", &max_size) != 1) max_size = 1 << 20;
+        std::fclose(f);
+    }
+    for (std::size_t wanted : {std::size_t(0), std::size_t(256 * 1024), std::size_t(1) << 30}) {
+        auto log = std::make_shared<ProcLog>();
+        bulb::SubprocessOptions o;
+        o.pipe_size = wanted;
+        auto c = loop.run_until_complete(loop.subprocess_exec(recording(log), {"cat"}, o));
+        long expected = wanted == 0 ? 65536 : std::min<long>(static_cast<long>(wanted), max_size);
+        for (int fd : {0, 1, 2}) {
+            CAPTURE(fd);
+            CHECK(::fcntl(c.transport->get_pipe_transport(fd)->get_fd(), F_GETPIPE_SZ) == expected);
+        }
+        c.transport->get_pipe_transport(0)->close();
+        CHECK(run_until(loop, [&] { return log->lost; }));
+    }
+    loop.close();
 }

@@ -20,6 +20,10 @@
 /// - `encode(frame, out)` appends the frame's bytes to `out`.
 /// - Limits are explicit options of each codec (max frame size, depth, ...); passing one throws
 ///   FrameError(Kind::limit_exceeded) whose message names the option and its value.
+/// - Optionally, `buffer_limit()` -> std::size_t: the most bytes decode() can need buffered
+///   before it returns a frame or throws (0: unbounded). The adapters then grow their buffer
+///   toward it without a doubling copy and never append far past it (a line past its limit is
+///   rejected before it is buffered twice over).
 /// - A codec may keep state between calls (scan positions, discard mode) on the assumption that
 ///   only it consumes from the buffer it is given.
 #pragma once
@@ -44,6 +48,22 @@ concept Decoder = requires(C& c, FrameBuffer& buffer) {
 /// Appends the bytes of a frame of type F to a std::string.
 template <class C, class F>
 concept Encoder = requires(C& c, const F& frame, std::string& out) { c.encode(frame, out); };
+
+/// Codecs that declare buffer_limit() (see the contract above).
+template <class C>
+concept BufferLimited = requires(const C& c) {
+    { c.buffer_limit() } -> std::convertible_to<std::size_t>;
+};
+
+/// buffer_limit() of a codec that declares one, else 0 (no limit).
+template <class C>
+std::size_t codec_buffer_limit(const C& codec) noexcept {
+    if constexpr (BufferLimited<C>) {
+        return codec.buffer_limit();
+    } else {
+        return 0;
+    }
+}
 
 /// Both directions over one frame type: what the framed adapters take.
 template <class C>

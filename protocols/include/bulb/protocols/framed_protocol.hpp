@@ -110,13 +110,26 @@ public:
     void connection_made(Transport& transport) override { transport_ = &transport; }
     void data_received(ByteView data) final {
         if (failed_ || !transport_ || transport_->is_closing()) return;
-        if (buffer_.empty()) {
-            buffer_.borrow(as_string_view(data));
-        } else {
-            buffer_.append(data);
-        }
+        std::string_view rest = as_string_view(data);
+        const std::size_t limit = codec_buffer_limit(codec_);
+        buffer_.set_growth_limit(limit);
         try {
-            deliver();
+            if (buffer_.empty()) {
+                buffer_.borrow(rest);
+                deliver();
+            } else {
+                // Appended at most up to the codec's limit at a time while frames can be
+                // delivered: the codec frames or rejects (an overlong line is discarded) before
+                // the buffer holds more than the limit.
+                do {
+                    std::size_t take = rest.size();
+                    std::size_t size = buffer_.size();
+                    if (limit != 0 && size < limit && limit - size < take && can_deliver()) take = limit - size;
+                    buffer_.append(rest.substr(0, take));
+                    rest.remove_prefix(take);
+                    deliver();
+                } while (!rest.empty() && !failed_ && transport_ && !transport_->is_closing());
+            }
         } catch (...) {
             buffer_.clear();  // the transport is aborted: nothing may view `data` after this call
             throw;

@@ -39,6 +39,10 @@ public:
     void encode(std::string_view payload, std::string& out) const;
 
     const Options& options() const noexcept { return options_; }
+    /// The most bytes one frame takes (max_frame and the field); the adapters' buffer shape.
+    std::size_t buffer_limit() const noexcept {
+        return options_.max_frame > static_cast<std::size_t>(-1) - 8 ? 0 : options_.max_frame + options_.width;
+    }
 
 private:
     Options options_;

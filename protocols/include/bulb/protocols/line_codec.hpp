@@ -43,6 +43,12 @@ public:
     void encode(std::string_view line, std::string& out) const;
 
     const Options& options() const noexcept { return options_; }
+    /// The most bytes decode() needs buffered before it frames or rejects a line (max_length,
+    /// a '\r', the delimiter, one more byte); the adapters shape their buffers by it.
+    std::size_t buffer_limit() const noexcept {
+        std::size_t extra = options_.delimiter.size() + 2;
+        return options_.max_length > static_cast<std::size_t>(-1) - extra ? 0 : options_.max_length + extra;
+    }
     /// True while the rest of an overlong line is being skipped.
     bool discarding() const noexcept { return discarding_; }
 

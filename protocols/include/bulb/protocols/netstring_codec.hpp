@@ -32,6 +32,11 @@ public:
     void encode(std::string_view payload, std::string& out) const;
 
     const Options& options() const noexcept { return options_; }
+    /// The most bytes one netstring takes (its length's digits, ':', max_length, ','); the
+    /// adapters shape their buffers by it.
+    std::size_t buffer_limit() const noexcept {
+        return options_.max_length > static_cast<std::size_t>(-1) - 32 ? 0 : options_.max_length + 32;
+    }
 
 private:
     Options options_;

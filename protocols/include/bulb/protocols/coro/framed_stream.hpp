@@ -45,7 +45,13 @@ public:
                 if (!buffer_.empty()) throw FrameError::truncated("end of stream inside a frame", buffer_.size());
                 co_return frame;
             }
-            auto n = static_cast<std::ptrdiff_t>(read_size_);
+            // Read no further than the codec's limit: an overlong frame is rejected before the
+            // buffer holds more than the limit (and it grows toward it without a doubling copy).
+            const std::size_t limit = codec_buffer_limit(codec_);
+            buffer_.set_growth_limit(limit);
+            std::size_t want = read_size_;
+            if (limit > buffer_.size() && limit - buffer_.size() < want) want = limit - buffer_.size();
+            auto n = static_cast<std::ptrdiff_t>(want);
             std::string chunk = co_await reader_.read(n);
             if (chunk.empty()) {
                 eof_ = true;
