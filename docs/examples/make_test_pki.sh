@@ -3,6 +3,7 @@
 # certificate for localhost and a client certificate (for mutual TLS), removed afterwards.
 # usage: make_test_pki.sh PROGRAM   (runs PROGRAM CA SERVER_CERT SERVER_KEY CLIENT_CERT CLIENT_KEY)
 set -euo pipefail
+program=$(realpath "$1")
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bulb-guide-pki.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -17,4 +18,4 @@ leaf() {  # NAME CN EXTENSION
 }
 leaf server localhost "subjectAltName=DNS:localhost"
 leaf client guide-client "extendedKeyUsage=clientAuth"
-"$1" "$dir/ca.pem" "$dir/server.pem" "$dir/server.key" "$dir/client.pem" "$dir/client.key"
+"$program" "$dir/ca.pem" "$dir/server.pem" "$dir/server.key" "$dir/client.pem" "$dir/client.key"
