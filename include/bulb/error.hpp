@@ -45,8 +45,10 @@ enum class errc {
 
 }  // namespace bulb
 
+/// @cond
 template <>
 struct std::is_error_code_enum<bulb::errc> : std::true_type {};
+/// @endcond
 
 namespace bulb {
 

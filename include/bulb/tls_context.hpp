@@ -22,9 +22,11 @@ BULB_API const std::error_category& tls_category() noexcept;
 struct TlsClientOptions {
     /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
     std::string ca_file{};
+    /// A hashed CA directory (c_rehash).
     std::string ca_dir{};
     /// A client certificate chain and its key, for servers that ask for one.
     std::string cert_file{};
+    /// The key of cert_file.
     std::string key_file{};
     /// ALPN protocols to offer, most preferred first (e.g. {"h2", "http/1.1"}).
     std::vector<std::string> alpn{};
@@ -40,7 +42,9 @@ struct TlsClientOptions {
 
 /// A certificate chain and its private key (PEM files).
 struct TlsCertificate {
+    /// The certificate chain, leaf first (PEM).
     std::string cert_chain_file{};
+    /// Its private key (PEM).
     std::string key_file{};
 };
 
@@ -78,6 +82,7 @@ public:
     bool requires_hostname() const noexcept;
     /// Internal: the implementation (lib/tls/tls_openssl.cpp).
     struct Impl;
+    /// Internal: the implementation.
     const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
 
 private:
