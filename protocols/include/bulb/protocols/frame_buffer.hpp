@@ -21,7 +21,9 @@ public:
     std::string_view view() const noexcept {
         return borrowing_ ? borrowed_ : std::string_view(storage_).substr(start_);
     }
+    /// Bytes not consumed yet.
     std::size_t size() const noexcept { return borrowing_ ? borrowed_.size() : storage_.size() - start_; }
+    /// True when no byte is left.
     bool empty() const noexcept { return size() == 0; }
 
     /// Drops the first `n` bytes (n <= size()).
@@ -44,6 +46,7 @@ public:
         }
         storage_.append(data);
     }
+    /// The same, for bytes.
     void append(ByteView data) { append(as_string_view(data)); }
     /// Views `data` without copying it (the buffer must be empty); call keep() or clear() before
     /// `data` goes away.
