@@ -98,7 +98,7 @@ check_program() {
     case " $needed " in *" $library.so.$major "*) ;; *) fail "$program does not need $library.so.$major" ;; esac
     case "$needed" in *event*) fail "$program links libevent directly" ;; esac
     loaded=$(LD_TRACE_LOADED_OBJECTS=1 "./$program" | grep 'libbulb' || true)
-    echo "loaded (no LD_LIBRARY_PATH):" $loaded
+    echo "loaded (no LD_LIBRARY_PATH): ${loaded//$'\n'/ }"
     case "$loaded" in *"=> $libdir/$library.so.$major "*) ;; *) fail "$program does not load $library from the installed tree without LD_LIBRARY_PATH" ;; esac
     case "$loaded" in *"not found"*) fail "$program: a library is not found without LD_LIBRARY_PATH" ;; esac
     out=$("./$program") || fail "$program exited with status $? (output: $out)"
