@@ -36,13 +36,18 @@ public:
     /// "127.0.0.1:8080", "[::1]:8080" or the Unix path.
     std::string to_string() const;
 
+    /// The address as a sockaddr for system calls (valid while this object lives).
     const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+    /// The same, writable (for accept/recvfrom-style calls).
     sockaddr* data() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+    /// The address's length in bytes.
     socklen_t size() const noexcept { return len_; }
     /// For getsockname-style calls: the capacity, then set the length the kernel returned.
     socklen_t capacity() const noexcept { return sizeof storage_; }
+    /// Sets the length after a system call filled the storage.
     void set_size(socklen_t len) noexcept { len_ = len; }
 
+    /// Same family, address and port (or path).
     BULB_API friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
 
 private:

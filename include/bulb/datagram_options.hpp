@@ -12,7 +12,9 @@ namespace bulb {
 
 /// A host (name or numeric address) and a port.
 struct HostPort {
+    /// Host name or numeric address.
     std::string host{};
+    /// Port (0: any).
     std::uint16_t port = 0;
 };
 

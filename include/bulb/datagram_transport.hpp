@@ -40,6 +40,7 @@ public:
     void sendto(ByteView data) { sendto(data, SocketAddress()); }
     /// sendto() for text.
     void sendto(std::string_view text, const SocketAddress& addr) { sendto(as_bytes(text), addr); }
+    /// Sends text to the connected peer (remote_addr).
     void sendto(std::string_view text) { sendto(as_bytes(text), SocketAddress()); }
     /// Datagrams dropped because the endpoint was closing or closed.
     virtual std::size_t get_dropped_writes() const noexcept = 0;
@@ -92,6 +93,7 @@ using DatagramTransportPtr = RefPtr<DatagramTransport>;
 
 /// What create_datagram_endpoint resolves to: the transport and, through it, its protocol.
 struct DatagramConnection {
+    /// The endpoint's transport; its protocol is reached through it.
     DatagramTransportPtr transport;
     /// The protocol as a P (nullptr once the endpoint is lost, or if it is not a P).
     template <class P = DatagramProtocol>

@@ -45,8 +45,10 @@ enum class errc {
 
 }  // namespace bulb
 
+/// @cond
 template <>
 struct std::is_error_code_enum<bulb::errc> : std::true_type {};
+/// @endcond
 
 namespace bulb {
 
@@ -60,23 +62,31 @@ inline std::error_code make_error_code(errc e) noexcept { return {static_cast<in
 class BULB_API Error : public std::system_error {
 public:
     using std::system_error::system_error;
+    /// An error with bulb's code `e` (error_category()) and, optionally, a message saying what
+    /// failed.
+    ///@{
     explicit Error(errc e) : std::system_error(make_error_code(e)) {}
     Error(errc e, const std::string& what) : std::system_error(make_error_code(e), what) {}
     Error(errc e, const char* what) : std::system_error(make_error_code(e), what) {}
+    ///@}
 };
 
 /// An operation was called in a state that does not allow it (asyncio.InvalidStateError),
 /// e.g. result() on a pending future or run_forever() on a running loop.
 class BULB_API InvalidStateError : public Error {
 public:
+    /// `what` says which operation and which state.
     explicit InvalidStateError(const std::string& what) : Error(errc::invalid_state, what) {}
 };
 
 /// A deadline passed (wait_for, timeout scopes); the work inside was cancelled.
 class BULB_API TimeoutError : public Error {
 public:
+    /// A timeout, optionally with a message saying what timed out.
+    ///@{
     TimeoutError() : Error(errc::timed_out) {}
     explicit TimeoutError(const std::string& what) : Error(errc::timed_out, what) {}
+    ///@}
 };
 
 /// Thrown into a cancelled task at its suspension point, and by result() of a cancelled future.
@@ -86,8 +96,11 @@ public:
 /// name, or with `catch (...)` and rethrow.
 class BULB_API CancelledError {
 public:
+    /// A cancellation, with the message given to cancel(msg) if any.
+    ///@{
     CancelledError() = default;
     explicit CancelledError(std::string msg) : msg_(std::move(msg)) {}
+    ///@}
     /// The message given to cancel(), or "cancelled".
     const char* what() const noexcept { return msg_.empty() ? "cancelled" : msg_.c_str(); }
     /// Always errc::cancelled.

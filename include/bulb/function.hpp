@@ -21,6 +21,7 @@ class UniqueFunction;
 template <class R, class... Args>
 class UniqueFunction<R(Args...)> {
 public:
+    /// Callables up to this size (and pointer alignment) are stored inline, without allocation.
     static constexpr std::size_t inline_size = 4 * sizeof(void*);
     /// Callables aligned beyond a pointer (long double, SIMD types) live on the heap: aligning the
     /// storage for them would make every UniqueFunction 48 bytes instead of 40, and the loop's
@@ -28,6 +29,7 @@ public:
     static constexpr std::size_t inline_align = alignof(void*);
 
     UniqueFunction() noexcept = default;
+    /// An empty function.
     UniqueFunction(std::nullptr_t) noexcept {}
 
     /// Wraps any callable invocable as R(Args...).
@@ -43,6 +45,7 @@ public:
         }
     }
 
+    /// Moves leave the source empty.
     UniqueFunction(UniqueFunction&& other) noexcept : ops_(other.ops_) {
         if (ops_) {
             relocate_from(other);
@@ -50,6 +53,7 @@ public:
         }
     }
 
+    /// Move assignment: destroys the held callable first; the source is left empty.
     UniqueFunction& operator=(UniqueFunction&& other) noexcept {
         if (this != &other) {
             reset();
@@ -61,6 +65,7 @@ public:
         return *this;
     }
 
+    /// Destroys the callable; the function is empty.
     UniqueFunction& operator=(std::nullptr_t) noexcept {
         reset();
         return *this;

@@ -70,8 +70,11 @@ public:
     explicit Future(EventLoop& loop) : s_(new State(loop)) {}
     /// A new pending future on the running loop (throws InvalidStateError when none runs).
     Future() : Future(get_running_loop()) {}
+    /// Copies and moves are handles to the same future.
     Future(const Future& o) noexcept = default;
+    /// A move leaves the source without a future.
     Future(Future&& o) noexcept = default;
+    /// Assignment makes this a handle to the other future.
     Future& operator=(Future o) noexcept {
         std::swap(s_, o.s_);
         return *this;

@@ -25,12 +25,15 @@ struct AddrInfo {
     int type = 0;      ///< SOCK_STREAM, SOCK_DGRAM, ...
     int protocol = 0;  ///< IPPROTO_TCP, IPPROTO_UDP, ...
     std::string canonname;  ///< with AI_CANONNAME, on the first answer
+    /// The address to connect or bind to.
     SocketAddress addr;
 };
 
 /// What getnameinfo answers.
 struct NameInfo {
+    /// The host name (or numeric host).
     std::string host;
+    /// The service name (or numeric port).
     std::string service;
 };
 
@@ -55,8 +58,10 @@ enum class gai_errc {
 
 }  // namespace bulb
 
+/// @cond
 template <>
 struct std::is_error_code_enum<bulb::gai_errc> : std::true_type {};
+/// @endcond
 
 namespace bulb {
 

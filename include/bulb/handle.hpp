@@ -25,6 +25,9 @@ struct ScheduledCallback;  // lib/loop/scheduled_callback.hpp
 /// alive, and a Handle may outlive its loop. Loop thread only.
 class BULB_API Handle {
 public:
+    /// An empty handle; copies refer to the same callback, moves leave the source empty.
+    /// Dropping a handle does not cancel its callback.
+    ///@{
     Handle() noexcept = default;
     Handle(const Handle& o) noexcept;
     Handle(Handle&& o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
@@ -32,6 +35,7 @@ public:
         std::swap(node_, o.node_);
         return *this;
     }
+    ///@}
     ~Handle() {
         if (node_) drop();
     }
@@ -48,9 +52,12 @@ protected:
     friend class EventLoop;
     /// Takes over one reference the loop made for this handle.
     struct adopt_t {};
+    /// Internal: a handle for `node`, taking over the loop's reference (adopt_t).
     Handle(detail::ScheduledCallback* node, adopt_t) noexcept : node_(node) {}
+    /// Internal: releases the reference to the callback.
     void drop() noexcept;
 
+    /// Internal: the scheduled callback (lib/loop/), nullptr when empty.
     detail::ScheduledCallback* node_ = nullptr;
 };
 

@@ -51,6 +51,7 @@ struct IdleLimits {
 /// closes the connection should also stop() the timer or let it be destroyed.
 class BULB_API IdleTimer {
 public:
+    /// Called on the loop thread with what was idle.
     using Callback = UniqueFunction<void(Idle)>;
 
     /// Watches the kinds with a positive limit in `limits`; not running until start().

@@ -90,6 +90,7 @@ struct LoopOptions {
 class BULB_API EventLoop {
 public:
     EventLoop();
+    /// A loop with options (virtual clock, executor size).
     explicit EventLoop(const LoopOptions& options);
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
@@ -163,14 +164,17 @@ public:
     /// resolution, bind or listen fails. Name resolution runs on the executor, never on the loop.
     BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port,
                                  const ServerOptions& options);
+    /// The same, with default options.
     BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::optional<std::string> host, std::uint16_t port);
     /// Listens on several hosts at once (one or more sockets per host).
     BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
                                  const ServerOptions& options);
+    /// The same, with default options.
     BULB_RESULT Future<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port);
     /// Listens on a Unix socket `path` (a leading '\0' makes a Linux abstract name). A stale
     /// socket file left by a dead server is replaced; any other file there is an error.
     BULB_RESULT Future<Server> create_unix_server(ProtocolFactory factory, std::string path, const ServerOptions& options);
+    /// The same, with default options.
     BULB_RESULT Future<Server> create_unix_server(ProtocolFactory factory, std::string path);
     /// Connects to `host`:`port`, trying every resolved address (Happy Eyeballs between
     /// families). Resolves after the protocol's connection_made() returned; fails with
@@ -178,10 +182,12 @@ public:
     /// abandons the attempt.
     BULB_RESULT Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
                                          const ConnectOptions& options);
+    /// The same, with default options.
     BULB_RESULT Future<Connection> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port);
     /// Connects to the Unix socket `path`.
     BULB_RESULT Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path,
                                               const ConnectOptions& options);
+    /// The same, with default options.
     BULB_RESULT Future<Connection> create_unix_connection(ProtocolFactory factory, std::string path);
     /// Wraps a connected stream socket from elsewhere (the transport owns and closes `fd`).
     BULB_RESULT Future<Connection> connect_accepted_socket(ProtocolFactory factory, int fd);
@@ -195,8 +201,10 @@ public:
     /// No defaulted arguments (a defaulted std::string is a temporary inside the caller's co_await).
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname, std::string already_read);
+    /// The same, with no bytes already read.
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname);
+    /// The same, with no host name (a server, or a client context that does not check names).
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side);
 
     // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
@@ -215,10 +223,12 @@ public:
     /// program, no permission, bad cwd), else resolves after the protocol's connection_made().
     Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv,
                                                  const SubprocessOptions& options);
+    /// The same, with default options (every stdio a pipe).
     Future<SubprocessConnection> subprocess_exec(SubprocessProtocolFactory factory, std::vector<std::string> argv);
     /// Runs `cmd` with /bin/sh -c.
     Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd,
                                                   const SubprocessOptions& options);
+    /// The same, with default options.
     Future<SubprocessConnection> subprocess_shell(SubprocessProtocolFactory factory, std::string cmd);
     /// Opens a UDP (IPv4, IPv6) or Unix datagram endpoint as `options` say (asyncio's
     /// create_datagram_endpoint) with a protocol from `factory`. Resolves after connection_made()

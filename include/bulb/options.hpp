@@ -33,6 +33,7 @@ struct ConnectOptions {
     std::string server_hostname{};
     /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
     Duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// Bound on waiting for the peer's close_notify.
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
@@ -55,6 +56,7 @@ struct ServerOptions {
     std::optional<TlsContext> tls{};
     /// Bounds on the TLS handshake and on waiting for the peer's close_notify.
     Duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// Bound on waiting for the peer's close_notify.
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 

@@ -28,7 +28,9 @@ namespace bulb {
 
 /// The two ends of a new pipe.
 struct PipeFds {
+    /// The read end.
     int read_fd = -1;
+    /// The write end.
     int write_fd = -1;
 };
 

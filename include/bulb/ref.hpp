@@ -67,14 +67,20 @@ protected:
 template <class T>
 class RefPtr {
 public:
+    /// An empty pointer.
+    ///@{
     RefPtr() noexcept = default;
     RefPtr(std::nullptr_t) noexcept {}
+    ///@}
     /// Takes a new reference to `p`.
     explicit RefPtr(T* p) noexcept : p_(p) {
         if (p_) p_->add_ref();
     }
     /// Takes over the reference to `p` the caller holds (no count change).
     RefPtr(T* p, adopt_ref_t) noexcept : p_(p) {}
+    /// Copies take a reference of their own (also from a RefPtr to a derived class); moves
+    /// hand the reference over and leave the source empty.
+    ///@{
     RefPtr(const RefPtr& o) noexcept : RefPtr(o.p_) {}
     RefPtr(RefPtr&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
     template <class U>
@@ -83,16 +89,22 @@ public:
         std::swap(p_, o.p_);
         return *this;
     }
+    ///@}
     ~RefPtr() {
         if (p_) p_->release_ref();
     }
 
+    /// The object (nullptr when empty); the pointer keeps its reference.
+    ///@{
     T* get() const noexcept { return p_; }
     T* operator->() const noexcept { return p_; }
     T& operator*() const noexcept { return *p_; }
+    ///@}
+    /// True unless empty.
     explicit operator bool() const noexcept { return p_ != nullptr; }
     /// Gives up ownership without releasing: the caller now holds the reference.
     [[nodiscard]] T* detach() noexcept { return std::exchange(p_, nullptr); }
+    /// Pointers to the same object compare equal.
     friend bool operator==(const RefPtr& a, const RefPtr& b) noexcept { return a.p_ == b.p_; }
 
 private:

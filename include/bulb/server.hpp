@@ -23,9 +23,12 @@ class ServerImpl;
 /// connections open (asyncio's rule); close_clients() / abort_clients() end them.
 class BULB_API Server {
 public:
+    /// Internal: made by create_server and friends.
     explicit Server(RefPtr<detail::ServerImpl> impl) noexcept;
     ~Server();
+    /// Copies share one server.
     Server(const Server&) noexcept;
+    /// Copies share one server.
     Server& operator=(const Server&) noexcept;
 
     /// Stops listening and closes the listening sockets; existing connections stay. Idempotent.

@@ -45,6 +45,7 @@ class SubprocessTransport;
 /// Where one of the child's standard descriptors goes (asyncio's PIPE, DEVNULL, None, an fd,
 /// STDOUT).
 struct Stdio {
+    /// What kind of place.
     enum class Kind {
         pipe,     ///< a new pipe, read or written through the transport
         devnull,  ///< /dev/null
@@ -52,13 +53,19 @@ struct Stdio {
         fd,       ///< a descriptor of the caller's (not closed, not taken over)
         merged_stdout,  ///< stderr only: the same place as stdout (asyncio's STDOUT)
     };
+    /// Where the descriptor goes.
     Kind kind = Kind::pipe;
     int fd = -1;  ///< for Kind::fd
 
+    /// A new pipe (asyncio.subprocess.PIPE).
     static Stdio make_pipe() noexcept { return {Kind::pipe, -1}; }
+    /// /dev/null (DEVNULL).
     static Stdio devnull() noexcept { return {Kind::devnull, -1}; }
+    /// The parent's own descriptor (None).
     static Stdio inherit() noexcept { return {Kind::inherit, -1}; }
+    /// A descriptor of the caller's, which stays the caller's.
     static Stdio from_fd(int fd) noexcept { return {Kind::fd, fd}; }
+    /// stderr only: where stdout goes (STDOUT).
     static Stdio merge_into_stdout() noexcept { return {Kind::merged_stdout, -1}; }
 };
 
@@ -154,6 +161,7 @@ using SubprocessProtocolFactory = UniqueFunction<std::unique_ptr<SubprocessProto
 
 /// What subprocess_exec resolves to: the transport and, through it, its protocol.
 struct SubprocessConnection {
+    /// The child's transport; its protocol is reached through it.
     SubprocessTransportPtr transport;
     /// The protocol as a P (nullptr once connection_lost ran, or if it is not a P).
     template <class P = SubprocessProtocol>

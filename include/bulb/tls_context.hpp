@@ -24,9 +24,11 @@ BULB_API const std::error_category& tls_category() noexcept;
 struct TlsClientOptions {
     /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
     std::string ca_file{};
+    /// A hashed CA directory (c_rehash).
     std::string ca_dir{};
     /// A client certificate chain and its key, for servers that ask for one.
     std::string cert_file{};
+    /// The key of cert_file.
     std::string key_file{};
     /// ALPN protocols to offer, most preferred first (e.g. {"h2", "http/1.1"}).
     std::vector<std::string> alpn{};
@@ -42,7 +44,9 @@ struct TlsClientOptions {
 
 /// A certificate chain and its private key (PEM files).
 struct TlsCertificate {
+    /// The certificate chain, leaf first (PEM).
     std::string cert_chain_file{};
+    /// Its private key (PEM).
     std::string key_file{};
 };
 

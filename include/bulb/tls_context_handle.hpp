@@ -38,6 +38,7 @@ public:
     bool requires_hostname() const noexcept;
     /// Internal: the implementation (lib/tls/tls_openssl.cpp).
     struct Impl;
+    /// Internal: the implementation.
     const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
 
 private:

@@ -28,7 +28,9 @@ class EventLoop;
 
 /// Write-buffer limits: pause_writing above `high`, resume_writing at `low` or below.
 struct WriteBufferLimits {
+    /// Writing pauses above this many buffered bytes.
     std::size_t high = 64 * 1024;
+    /// Writing resumes once the buffer is down to this many bytes or fewer.
     std::size_t low = 16 * 1024;
 };
 
@@ -45,6 +47,7 @@ public:
     void write(std::string_view text) { write(as_bytes(text)); }
     /// Writes several buffers, gathered into one system call where possible.
     virtual void writelines(std::span<const ByteView> buffers) = 0;
+    /// The same, from a braced list of buffers.
     void writelines(std::initializer_list<ByteView> buffers) { writelines(std::span(buffers.begin(), buffers.size())); }
     /// Closes the write side after the buffered data has been sent (half-close).
     virtual void write_eof() = 0;
@@ -117,6 +120,7 @@ using TransportPtr = RefPtr<Transport>;
 
 /// What create_connection resolves to: the transport and, through it, its protocol.
 struct Connection {
+    /// The transport; its protocol is reached through it.
     TransportPtr transport;
     /// The protocol as a P (nullptr once the connection is lost, or if it is not a P).
     template <class P = Protocol>

@@ -36,6 +36,7 @@ template <class T>
 class AsyncGenerator {
 public:
     struct promise_type;
+    /// The coroutine handle type of this generator.
     using handle_type = std::coroutine_handle<promise_type>;
 
     /// The coroutine machinery: holds the value being handed over and any escaping exception.
@@ -109,7 +110,9 @@ public:
         handle_type h_;
     };
 
+    /// Moves leave the source empty (a generator has one consumer).
     AsyncGenerator(AsyncGenerator&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    /// Move assignment: destroys this generator's frame first.
     AsyncGenerator& operator=(AsyncGenerator&& o) noexcept {
         if (this != &o) {
             if (h_) h_.destroy();

@@ -20,6 +20,7 @@ namespace bulb {
 /// A bulb::Error with code errc::broken_barrier.
 class BrokenBarrierError : public Error {
 public:
+    /// `what` says which barrier operation found it broken.
     explicit BrokenBarrierError(const std::string& what) : Error(errc::broken_barrier, what) {}
 };
 

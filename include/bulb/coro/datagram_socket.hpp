@@ -24,7 +24,9 @@ namespace bulb {
 
 /// One received datagram: its bytes and its sender.
 struct Datagram {
+    /// The datagram's bytes.
     std::string data;
+    /// Its sender.
     SocketAddress addr;
 };
 
@@ -50,9 +52,12 @@ struct DatagramSocketState;
 /// socket stays open until close() (or until every handle is gone, which closes it too).
 class BULB_API DatagramSocket {
 public:
+    /// Internal: made by open_datagram_endpoint().
     explicit DatagramSocket(std::shared_ptr<detail::DatagramSocketState> state) noexcept;
     ~DatagramSocket();
+    /// Copies share one endpoint.
     DatagramSocket(const DatagramSocket&) noexcept;
+    /// Copies share one endpoint.
     DatagramSocket& operator=(const DatagramSocket&) noexcept;
 
     /// The next datagram, waiting while none is queued. Errors the endpoint received
@@ -82,6 +87,7 @@ public:
     std::size_t queued() const noexcept;
     /// The local and (when connected) peer addresses.
     SocketAddress get_sockname() const;
+    /// The connected peer's address (remote_addr), or an empty address.
     SocketAddress get_peername() const;
     /// The underlying transport (null once the endpoint is lost).
     DatagramTransport* transport() const noexcept;
@@ -94,6 +100,7 @@ private:
 /// loop and wraps it for tasks. Throws what create_datagram_endpoint throws or fails with.
 /// Cancel safety: cancelled before the endpoint is open, nothing stays open.
 BULB_API Task<DatagramSocket> open_datagram_endpoint(DatagramEndpointOptions options, DatagramSocketOptions socket_options);
+/// Opens a datagram endpoint (EventLoop::create_datagram_endpoint's options) on the running loop.
 BULB_API Task<DatagramSocket> open_datagram_endpoint(DatagramEndpointOptions options);
 
 }  // namespace bulb

@@ -32,7 +32,9 @@ class ProcessState;
 /// What communicate() returns: everything the child wrote to stdout and stderr (empty for a
 /// stream that is not a pipe).
 struct ProcessOutput {
+    /// Everything the child wrote to stdout.
     std::string out;
+    /// Everything the child wrote to stderr.
     std::string err;
 };
 
@@ -41,8 +43,11 @@ struct ProcessOutput {
 /// loop kills it unless SubprocessOptions::on_loop_close says detach.
 class BULB_API Process {
 public:
+    /// Internal: made by create_subprocess_exec/_shell.
     explicit Process(RefPtr<detail::ProcessState> state);
+    /// Copies share the child.
     Process(const Process&) noexcept;
+    /// Copies share the child.
     Process& operator=(const Process&) noexcept;
     ~Process();
 
@@ -51,6 +56,7 @@ public:
     std::optional<StreamWriter> std_in;
     /// The child's stdout / stderr when they are pipes, else empty.
     std::optional<StreamReader> std_out;
+    /// The child's stderr when it is a pipe (SubprocessOptions::std_err), else empty.
     std::optional<StreamReader> std_err;
 
     /// The child's process id.
@@ -66,6 +72,7 @@ public:
     /// reading its input is not an error (EPIPE is ignored, as in asyncio). Cancel safety: the
     /// readers are cancelled, what they read is lost; the child keeps running.
     Task<ProcessOutput> communicate(std::string input);
+    /// communicate() with nothing to write: closes stdin and reads stdout and stderr to EOF.
     Task<ProcessOutput> communicate();
     /// Sends `signum` (through the pidfd: never a recycled pid); a no-op once reaped. Throws
     /// std::invalid_argument for an invalid signal.
@@ -88,9 +95,11 @@ private:
 /// stdio is a pipe unless `options` says otherwise (asyncio's default is inherit: say
 /// Stdio::inherit() for that).
 BULB_API Task<Process> create_subprocess_exec(std::vector<std::string> argv);
+/// The same, with options (stdio, cwd, environment, ...).
 BULB_API Task<Process> create_subprocess_exec(std::vector<std::string> argv, SubprocessOptions options);
 /// Starts `cmd` through /bin/sh -c.
 BULB_API Task<Process> create_subprocess_shell(std::string cmd);
+/// The same, with options.
 BULB_API Task<Process> create_subprocess_shell(std::string cmd, SubprocessOptions options);
 
 }  // namespace bulb

@@ -55,6 +55,7 @@ public:
     }
 
 protected:
+    /// Internal: a semaphore with `value` permits and an upper `bound` (BoundedSemaphore).
     Semaphore(std::size_t value, std::size_t bound) noexcept : value_(value), bound_(bound) {}
 
 private:

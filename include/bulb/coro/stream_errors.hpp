@@ -17,6 +17,7 @@ namespace bulb {
 /// longer in the reader's buffer); `expected` is the size asked for (none for readuntil).
 class IncompleteReadError : public Error {
 public:
+    /// `partial_bytes` read before EOF, of `expected_size` wanted (nullopt: a separator was wanted).
     IncompleteReadError(std::string partial_bytes, std::optional<std::size_t> expected_size)
         : Error(errc::incomplete_read, std::to_string(partial_bytes.size()) + " bytes read on a total of " +
                                            (expected_size ? std::to_string(*expected_size) : "undefined") +
@@ -24,7 +25,9 @@ public:
           partial(std::move(partial_bytes)),
           expected(expected_size) {}
 
+    /// The bytes read before EOF.
     std::string partial;
+    /// How many bytes were wanted (nullopt for readuntil).
     std::optional<std::size_t> expected;
 };
 
@@ -32,9 +35,11 @@ public:
 /// consumed; readuntil() leaves the data in the buffer, readline() discards it as asyncio does.
 class LimitOverrunError : public Error {
 public:
+    /// `message`, and how many buffered bytes the caller may consume (asyncio's `consumed`).
     LimitOverrunError(const std::string& message, std::size_t consumed_bytes)
         : Error(errc::limit_overrun, message), consumed(consumed_bytes) {}
 
+    /// Bytes to consume to get past the overrun.
     std::size_t consumed;
 };
 

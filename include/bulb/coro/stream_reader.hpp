@@ -30,8 +30,11 @@ class StreamCore;
 /// buffered for the next read.
 class BULB_API StreamReader {
 public:
+    /// Internal: made by open_connection, start_server and friends.
     explicit StreamReader(RefPtr<detail::StreamCore> core) noexcept;
+    /// Copies share one stream.
     StreamReader(const StreamReader&) noexcept;
+    /// Copies share one stream.
     StreamReader& operator=(const StreamReader&) noexcept;
     ~StreamReader();
 

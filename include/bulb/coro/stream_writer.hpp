@@ -26,13 +26,17 @@ class WriterHandle;
 /// connection is open, the connection is closed (its buffered data still goes out).
 class BULB_API StreamWriter {
 public:
+    /// Internal: made by open_connection, start_server and friends.
     explicit StreamWriter(RefPtr<detail::StreamCore> core);
+    /// Copies share one stream.
     StreamWriter(const StreamWriter&) noexcept;
+    /// Copies share one stream.
     StreamWriter& operator=(const StreamWriter&) noexcept;
     ~StreamWriter();
 
     /// Queues `data` on the transport (never blocks); follow with drain() to respect flow control.
     void write(std::string_view data);
+    /// The same, for bytes.
     void write(ByteView data);
     /// Queues several buffers, gathered into one system call where possible.
     void writelines(std::initializer_list<std::string_view> lines);

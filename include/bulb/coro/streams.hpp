@@ -44,16 +44,19 @@ using ClientConnected = UniqueFunction<Task<void>(StreamReader, StreamWriter)>;
 
 /// Connects to host:port and returns the reader and writer (on the running loop).
 BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port);
+/// The same, with options (reader limit, ConnectOptions).
 BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, StreamOptions options);
 /// Connects with TLS: the certificate is checked against `host`.
 BULB_API Task<StreamPair> open_connection(std::string host, std::uint16_t port, TlsContext tls);
 /// Connects to a Unix socket.
 BULB_API Task<StreamPair> open_unix_connection(std::string path);
+/// The same, with options.
 BULB_API Task<StreamPair> open_unix_connection(std::string path, StreamOptions options);
 /// Serves host:port: each connection runs `client_connected(reader, writer)` as its own task.
 /// An exception escaping it goes to the exception handler and the connection is closed.
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
                                    std::uint16_t port);
+/// The same, with options (reader limit, ServerOptions).
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::optional<std::string> host,
                                    std::uint16_t port, StreamOptions options);
 /// Serves host:port with TLS (a server context).
@@ -62,10 +65,12 @@ BULB_API Task<Server> start_server(ClientConnected client_connected, std::option
 /// Serves port on several hosts at once (one or more sockets per host: EventLoop::create_server).
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts,
                                    std::uint16_t port);
+/// The same, with options.
 BULB_API Task<Server> start_server(ClientConnected client_connected, std::vector<std::string> hosts,
                                    std::uint16_t port, StreamOptions options);
 /// Serves a Unix socket path.
 BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path);
+/// The same, with options.
 BULB_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path, StreamOptions options);
 
 }  // namespace bulb

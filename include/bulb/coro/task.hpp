@@ -112,9 +112,12 @@ template <class T>
 class [[nodiscard("a Task runs only when co_awaited or passed to create_task(): dropping it runs nothing")]] Task {
 public:
     using promise_type = detail::TaskPromise<T>;
+    /// The type co_await on this task gives.
     using value_type = T;
 
+    /// Moves leave the source empty (a task has one owner).
     Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    /// Move assignment: destroys a task this one held (which never ran, or finished).
     Task& operator=(Task&& o) noexcept {
         if (this != &o) {
             if (h_) {

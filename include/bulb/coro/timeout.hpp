@@ -83,6 +83,7 @@ private:
 };
 
 template <Awaitable A>
+/// Runs `work` inside the scope (see the declaration above).
 Task<await_result_t<A>> Timeout::run(A work) & {
     using R = await_result_t<A>;
     enter();

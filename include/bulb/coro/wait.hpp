@@ -29,7 +29,9 @@ enum class ReturnWhen {
 /// `auto [done, pending] = co_await bulb::wait(...)`.
 template <class T>
 struct WaitResult {
+    /// The futures that finished.
     std::vector<Future<T>> done;
+    /// The futures still pending.
     std::vector<Future<T>> pending;
 };
 

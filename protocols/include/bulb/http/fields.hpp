@@ -28,8 +28,11 @@ class BULB_API Fields {
 public:
     /// Number of field lines.
     std::size_t size() const noexcept { return refs_.size(); }
+    /// True when there is no field line.
     bool empty() const noexcept { return refs_.empty(); }
+    /// The name of field line `i`.
     std::string_view name(std::size_t i) const noexcept { return view(refs_[i].name_at, refs_[i].name_size); }
+    /// The value of field line `i`.
     std::string_view value(std::size_t i) const noexcept { return view(refs_[i].value_at, refs_[i].value_size); }
     /// The first value of the field `name` (case-insensitive), or std::nullopt.
     std::optional<std::string_view> get(std::string_view name) const noexcept;
@@ -43,6 +46,7 @@ public:
 
     /// Parser side: takes the bytes, then add()s offsets into them.
     void assign_storage(std::string bytes) { storage_ = std::move(bytes); refs_.clear(); }
+    /// Parser side: a field line at these offsets of storage().
     void add(std::size_t name_at, std::size_t name_size, std::size_t value_at, std::size_t value_size) {
         refs_.push_back({static_cast<std::uint32_t>(name_at), static_cast<std::uint32_t>(name_size),
                          static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_size)});

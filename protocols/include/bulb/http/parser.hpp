@@ -32,7 +32,9 @@ namespace bulb::http {
 /// 431, 417, 501, 505); the message names what failed, and for a limit the option and value.
 class BULB_API ParseError : public protocols::FrameError {
 public:
+    /// An error answered with `status`; `what` names what failed.
     ParseError(int status, const std::string& what, Kind kind = Kind::malformed);
+    /// The HTTP status a server answers with.
     int status() const noexcept { return status_; }
 
 private:
@@ -57,14 +59,17 @@ public:
     /// bytes until told what the answer was: accept_upgrade() turns every further byte into
     /// TunnelData (the next protocol's), refuse_upgrade() parses them as the next message.
     void accept_upgrade() noexcept { state_ = State::tunnel; }
+    /// See accept_upgrade().
     void refuse_upgrade() noexcept { state_ = keep_alive_ ? State::head : State::closed; }
     /// True while stopped after an Upgrade/CONNECT message (see accept_upgrade()).
     bool upgrade_pending() const noexcept { return state_ == State::upgrade_wait; }
+    /// True after accept_upgrade(): every byte is TunnelData.
     bool tunnelling() const noexcept { return state_ == State::tunnel; }
     /// True after a message that ends the connection: further bytes are discarded unparsed.
     bool closed() const noexcept { return state_ == State::closed; }
 
 protected:
+    /// Internal: where the parser is in the message.
     enum class State {
         head, body_length, chunk_size, chunk_data, chunk_data_end, trailers, until_close,
         end,           ///< the body is complete: MessageEnd comes next
@@ -72,6 +77,7 @@ protected:
         tunnel, closed
     };
 
+    /// Internal: the base of RequestParser and ResponseParser.
     explicit MessageParser(ParserOptions options) : options_(options) {}
     /// Finds a complete head at the front of `in`: its size (with the final CRLF CRLF), or 0
     /// when more bytes are needed. Throws for a bare LF or a passed limit.
@@ -83,25 +89,32 @@ protected:
     /// Body and trailer steps: returns a BodyPart or MessageEnd event (or nothing yet).
     template <class Event>
     std::optional<Event> decode_body(protocols::FrameBuffer& in);
+    /// Internal: reads a chunk-size line; false when more bytes are needed.
     bool read_chunk_size(protocols::FrameBuffer& in);
     /// Reads the Content-Length / Transfer-Encoding / Connection fields into `framing`.
     void read_framing(const Fields& fields, int version_minor, bool request, Framing& framing) const;
     /// What follows a MessageEnd.
     void finish_message() noexcept;
     template <class Event>
+    /// Internal: decode_eof()'s steps shared by both parsers.
     std::optional<Event> decode_eof_common(protocols::FrameBuffer& in);
+    /// Internal: appends a body piece or the end in the head's framing (chunked or not).
     void encode_body(bool chunked, const BodyPart* part, const MessageEnd* end, std::string& out) const;
 
     bool upgrade_ = false;          ///< the current message asks for Upgrade/CONNECT
     bool tunnel_next_ = false;      ///< a 101 / CONNECT 2xx response: a tunnel after its end
 
+    /// Internal: the limits.
     ParserOptions options_;
+    /// Internal: the current state.
     State state_ = State::head;
     std::size_t head_scan_ = 0;     ///< bytes of the head already searched for its end
     std::size_t head_line_end_ = 0; ///< end of the first line once found (0: not yet)
     std::size_t line_start_ = 0;    ///< start of the line being searched for its end
     std::uint64_t remaining_ = 0;   ///< bytes left in the body or the current chunk
+    /// Internal: body bytes of the current message so far.
     std::uint64_t body_total_ = 0;
+    /// Internal: false once a message ended the connection.
     bool keep_alive_ = true;
 };
 
@@ -109,7 +122,9 @@ protected:
 /// back a message with the same meaning (a proxy's path). Loop-free; not thread-safe.
 class BULB_API RequestParser : public MessageParser {
 public:
+    /// What decode() produces (the Codec concept).
     using Frame = RequestEvent;
+    /// A parser with these limits.
     explicit RequestParser(ParserOptions options = {}) : MessageParser(options) {}
 
     /// The next event, or std::nullopt when more bytes are needed. Throws ParseError.
@@ -130,7 +145,9 @@ private:
 /// (HEAD and CONNECT change how a response is framed); with none queued, GET is assumed.
 class BULB_API ResponseParser : public MessageParser {
 public:
+    /// What decode() produces (the Codec concept).
     using Frame = ResponseEvent;
+    /// A parser with these limits.
     explicit ResponseParser(ParserOptions options = {}) : MessageParser(options) {}
 
     /// The method of the next request sent on this connection (pipelined requests queue up).
@@ -142,6 +159,7 @@ public:
     std::optional<ResponseEvent> decode_eof(protocols::FrameBuffer& in);
     /// Appends the bytes of `event`.
     void encode(const ResponseEvent& event, std::string& out);
+    /// False once a response said the connection ends after it.
     bool keep_alive() const noexcept { return keep_alive_; }
 
 private:

@@ -39,10 +39,12 @@ public:
     /// Body pieces as they arrive, then on_end once the request is complete (with its trailers).
     /// Set them from the handler; pieces arriving before are dropped.
     void on_body(UniqueFunction<void(std::string_view)> fn) { on_body_ = std::move(fn); }
+    /// See on_body().
     void on_end(UniqueFunction<void(const Fields& trailers)> fn) { on_end_ = std::move(fn); }
     /// Backpressure: no body piece is delivered between pause_body() and resume_body(), and the
     /// transport stops reading meanwhile.
     void pause_body();
+    /// See pause_body().
     void resume_body();
 
     /// Starts the response. Without `content_length` the body is chunked (HTTP/1.1) or ends
@@ -104,6 +106,7 @@ using Handler = UniqueFunction<void(Exchange&)>;
 
 /// Settings of an http::Server.
 struct ServerSettings {
+    /// Parser limits (head size, field count, body size, ...).
     ParserOptions parser;
     /// A request head must be complete this long after its first byte (slowloris): 408, close.
     Duration header_timeout = std::chrono::seconds(10);

@@ -32,8 +32,10 @@ public:
     static std::string_view mime_type(std::string_view path) noexcept;
     /// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and its parse (nullopt when invalid).
     static std::string http_date(std::time_t t);
+    /// Parses an IMF-fixdate; std::nullopt when invalid.
     static std::optional<std::time_t> parse_http_date(std::string_view s);
 
+    /// The directory files are served from.
     const std::string& root() const noexcept { return root_; }
 
 private:

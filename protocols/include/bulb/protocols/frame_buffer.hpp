@@ -23,6 +23,7 @@ namespace bulb::protocols {
 /// buffer filling up to L peaks near L resident bytes instead of ~2L (old block + doubled copy).
 class BULB_API FrameBuffer {
 public:
+    /// An empty buffer. Movable (the moved-from buffer is left empty), not copyable.
     FrameBuffer() noexcept = default;
     FrameBuffer(FrameBuffer&& other) noexcept;
     FrameBuffer& operator=(FrameBuffer&& other) noexcept;
@@ -34,7 +35,9 @@ public:
     std::string_view view() const noexcept {
         return borrowing_ ? borrowed_ : std::string_view(data_ + start_, end_ - start_);
     }
+    /// Bytes not consumed yet.
     std::size_t size() const noexcept { return borrowing_ ? borrowed_.size() : end_ - start_; }
+    /// True when no byte is left.
     bool empty() const noexcept { return size() == 0; }
 
     /// Drops the first `n` bytes (n <= size()).
@@ -49,6 +52,7 @@ public:
     }
     /// Appends a copy of `data`.
     void append(std::string_view data);
+    /// The same, for bytes.
     void append(ByteView data) { append(as_string_view(data)); }
     /// Views `data` without copying it (the buffer must be empty); call keep() or clear() before
     /// `data` goes away.
@@ -68,6 +72,7 @@ public:
     /// The most bytes the buffer is expected to hold (0: no limit, plain doubling). Growth is
     /// shaped by it (see above); appending past it still works, by doubling.
     void set_growth_limit(std::size_t limit) noexcept { growth_limit_ = limit; }
+    /// The limit set_growth_limit() set (0: none).
     std::size_t growth_limit() const noexcept { return growth_limit_; }
     /// Bytes of owned storage (allocated, not necessarily resident).
     std::size_t capacity() const noexcept { return capacity_; }

@@ -19,11 +19,13 @@ namespace bulb::protocols {
 /// codec's discard mode); otherwise the stream is unusable and the adapters close it.
 class BULB_API FrameError : public std::runtime_error {
 public:
+    /// What went wrong.
     enum class Kind {
         malformed,       ///< bytes that no valid frame starts with
         limit_exceeded,  ///< a frame larger, longer or deeper than a configured limit
         truncated,       ///< EOF in the middle of a frame
     };
+    /// An error of `kind`; `recoverable` when the stream can go on after it (the bad frame skipped).
     FrameError(Kind kind, const std::string& what, bool recoverable = false, std::size_t size = 0)
         : std::runtime_error(what), kind_(kind), recoverable_(recoverable), size_(size) {}
 
@@ -34,7 +36,9 @@ public:
     /// "`what`" as Kind::truncated, with the number of bytes left over.
     static FrameError truncated(std::string_view what, std::size_t bytes_left);
 
+    /// What went wrong.
     Kind kind() const noexcept { return kind_; }
+    /// True when decoding may go on after this error.
     bool recoverable() const noexcept { return recoverable_; }
     /// For limit errors: the size that passed the limit (a lower bound when the frame was not
     /// complete yet); otherwise 0.

@@ -31,8 +31,10 @@ namespace bulb::protocols {
 template <Codec C>
 class FramedProtocol : public Protocol {
 public:
+    /// What the codec decodes.
     using Frame = typename C::Frame;
 
+    /// A protocol framing with `codec`.
     explicit FramedProtocol(C codec = C{}) : codec_(std::move(codec)) {}
     ~FramedProtocol() override { resume_.cancel(); }
 
@@ -107,7 +109,9 @@ public:
     /// Bytes received and not framed yet.
     std::size_t buffered() const noexcept { return buffer_.size(); }
 
+    /// Keeps the transport for send(); an override must call it.
     void connection_made(Transport& transport) override { transport_ = &transport; }
+    /// Decodes frames and calls frame_received() for each.
     void data_received(ByteView data) final {
         if (failed_ || !transport_ || transport_->is_closing()) return;
         std::string_view rest = as_string_view(data);
@@ -136,6 +140,7 @@ public:
         }
         buffer_.keep();
     }
+    /// Decodes what is left (decode_eof).
     bool eof_received() final {
         if (failed_ || !transport_ || transport_->is_closing()) return false;
         at_eof_ = true;

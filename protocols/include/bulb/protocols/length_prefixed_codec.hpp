@@ -20,11 +20,16 @@ namespace bulb::protocols {
 /// FrameError (limit_exceeded) before any of it is buffered for nothing. A plain value.
 class BULB_API LengthPrefixedCodec {
 public:
+    /// A frame is its payload.
     using Frame = std::string;
+    /// Byte order of the length field.
     enum class Endian { big, little };
+    /// The framing's parameters.
     struct Options {
         unsigned width = 4;  ///< bytes of the length field: 1, 2, 4 or 8
+        /// Byte order of the length field.
         Endian endian = Endian::big;
+        /// The length counts the length field too.
         bool length_includes_header = false;
         std::size_t max_frame = 8 * 1024 * 1024;  ///< payload bytes per frame
     };
@@ -33,11 +38,14 @@ public:
     /// Throws std::invalid_argument for a width other than 1, 2, 4 or 8.
     explicit LengthPrefixedCodec(Options options);
 
+    /// The next frame, or std::nullopt when more bytes are needed. Throws FrameError.
     std::optional<std::string> decode(FrameBuffer& buffer);
+    /// At EOF: std::nullopt between frames, FrameError (truncated) inside one.
     std::optional<std::string> decode_eof(FrameBuffer& buffer);
     /// Throws FrameError (limit_exceeded) for a payload above max_frame or the field's range.
     void encode(std::string_view payload, std::string& out) const;
 
+    /// The options in use.
     const Options& options() const noexcept { return options_; }
     /// The most bytes one frame takes (max_frame and the field); the adapters' buffer shape.
     std::size_t buffer_limit() const noexcept {

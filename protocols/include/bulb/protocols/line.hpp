@@ -31,6 +31,7 @@ public:
     /// Sends `line` followed by "\n" (one write).
     void send_line(std::string_view line);
 
+    /// The longest line accepted, in bytes.
     std::size_t max_line_length() const noexcept { return max_; }
 
 private:

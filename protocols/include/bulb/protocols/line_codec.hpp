@@ -22,12 +22,16 @@ namespace bulb::protocols {
 /// At EOF an unterminated last line is a frame too. A plain value; no thread affinity.
 class BULB_API LineCodec {
 public:
+    /// A frame is one line, without its delimiter.
     using Frame = std::string;
+    /// What an over-long line does: skipped up to its delimiter, or a FrameError.
     enum class Overlong { discard, error };
+    /// The framing's parameters.
     struct Options {
         std::string delimiter = "\n";     ///< not empty
-        bool strip_cr = true;             ///< drop one '\r' before the delimiter
+        bool strip_cr = true;             ///< drop one CR before the delimiter
         std::size_t max_length = 64 * 1024;  ///< bytes per line, delimiter excluded
+        /// What an over-long line does.
         Overlong overlong = Overlong::discard;
         std::string encode_delimiter = "";  ///< what encode() appends; empty: the delimiter
     };
@@ -36,12 +40,15 @@ public:
     /// Throws std::invalid_argument for an empty delimiter.
     explicit LineCodec(Options options);
 
+    /// The next line, or std::nullopt when more bytes are needed. Throws FrameError.
     std::optional<std::string> decode(FrameBuffer& buffer);
+    /// At EOF: the unterminated last line, if any.
     std::optional<std::string> decode_eof(FrameBuffer& buffer);
     /// Appends `line` and the delimiter. Throws std::invalid_argument when `line` contains the
     /// delimiter (the peer would see two lines).
     void encode(std::string_view line, std::string& out) const;
 
+    /// The options in use.
     const Options& options() const noexcept { return options_; }
     /// The most bytes decode() needs buffered before it frames or rejects a line (max_length,
     /// a '\r', the delimiter, one more byte); the adapters shape their buffers by it.

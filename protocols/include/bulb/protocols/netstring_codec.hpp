@@ -18,19 +18,25 @@ namespace bulb::protocols {
 /// length with more digits than it needs) exceeds the limit. Errors are fatal. A plain value.
 class BULB_API NetstringCodec {
 public:
+    /// A frame is the netstring's payload.
     using Frame = std::string;
+    /// The framing's parameters.
     struct Options {
         std::size_t max_length = 1024 * 1024;  ///< payload bytes per netstring
     };
 
     NetstringCodec() : NetstringCodec(Options{}) {}
+    /// A codec with these options.
     explicit NetstringCodec(Options options) : options_(options) {}
 
+    /// The next payload, or std::nullopt when more bytes are needed. Throws FrameError.
     std::optional<std::string> decode(FrameBuffer& buffer);
+    /// At EOF: std::nullopt between netstrings, FrameError (truncated) inside one.
     std::optional<std::string> decode_eof(FrameBuffer& buffer);
     /// Throws FrameError (limit_exceeded) for a payload longer than max_length.
     void encode(std::string_view payload, std::string& out) const;
 
+    /// The options in use.
     const Options& options() const noexcept { return options_; }
     /// The most bytes one netstring takes (its length's digits, ':', max_length, ','); the
     /// adapters shape their buffers by it.

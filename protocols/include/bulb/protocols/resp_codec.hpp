@@ -26,7 +26,9 @@ namespace bulb::protocols {
 /// aggregates ("$?", "*?") are rejected as malformed. Errors are fatal. A plain value.
 class BULB_API RespCodec {
 public:
+    /// A frame is one RESP value.
     using Frame = RespValue;
+    /// Limits and the encoding version.
     struct Options {
         bool requests = false;                          ///< decode commands (server side)
         int version = 2;                                ///< what encode() writes: 2 or 3
@@ -37,15 +39,21 @@ public:
     };
 
     RespCodec() : RespCodec(Options{}) {}
+    /// A codec with these options.
     explicit RespCodec(Options options) : options_(options) {}
 
+    /// The next value, or std::nullopt when more bytes are needed. Throws FrameError.
     std::optional<RespValue> decode(FrameBuffer& buffer);
+    /// At EOF: std::nullopt between values, FrameError (truncated) inside one.
     std::optional<RespValue> decode_eof(FrameBuffer& buffer);
+    /// Appends `value` in the current version's encoding.
     void encode(const RespValue& value, std::string& out) const;
 
     /// Switches the encoding version (HELLO 2 / HELLO 3); throws std::invalid_argument unless 2 or 3.
     void set_version(int version);
+    /// The encoding version (2 or 3).
     int version() const noexcept { return options_.version; }
+    /// The options in use.
     const Options& options() const noexcept { return options_; }
 
 private:
@@ -55,9 +63,12 @@ private:
 
 /// Appends RESP replies to a string (what RespCodec::encode writes, without a RespValue).
 namespace resp {
+/// "+s\r\n".
 BULB_API void append_simple_string(std::string& out, std::string_view s);
 BULB_API void append_error(std::string& out, std::string_view message);  ///< "-message\r\n"
+/// ":i\r\n".
 BULB_API void append_integer(std::string& out, std::int64_t i);
+/// A bulk string.
 BULB_API void append_bulk(std::string& out, std::string_view s);
 /// "$-1" (RESP2) or "_" (RESP3).
 BULB_API void append_null(std::string& out, int version);

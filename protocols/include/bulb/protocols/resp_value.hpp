@@ -37,6 +37,7 @@ BULB_API std::string_view resp_type_name(RespType type) noexcept;
 /// `v.elements[i].text` without visiting. Only the fields of its type are meaningful.
 /// A plain value (copyable, comparable).
 struct BULB_API RespValue {
+    /// The RESP type.
     RespType type = RespType::null;
     std::int64_t integer = 0;          ///< integer; boolean as 0 / 1
     double number = 0;                 ///< double_number
@@ -44,17 +45,26 @@ struct BULB_API RespValue {
     std::vector<RespValue> elements;   ///< array, set, push; map as key, value pairs
     std::vector<RespValue> attributes; ///< RESP3 attributes ('|') sent before this value, as pairs
 
+    /// A simple string.
     static RespValue simple_string(std::string s) { return {RespType::simple_string, 0, 0, std::move(s), {}, {}}; }
+    /// A simple error.
     static RespValue error(std::string s) { return {RespType::simple_error, 0, 0, std::move(s), {}, {}}; }
+    /// An integer.
     static RespValue integer_value(std::int64_t i) { return {RespType::integer, i, 0, {}, {}, {}}; }
+    /// A bulk string.
     static RespValue bulk(std::string s) { return {RespType::bulk_string, 0, 0, std::move(s), {}, {}}; }
+    /// An array of `e`.
     static RespValue array(std::vector<RespValue> e) { return {RespType::array, 0, 0, {}, std::move(e), {}}; }
+    /// Null.
     static RespValue null_value() { return {}; }
+    /// A RESP3 boolean.
     static RespValue boolean(bool b) { return {RespType::boolean, b ? 1 : 0, 0, {}, {}, {}}; }
+    /// A RESP3 double.
     static RespValue double_value(double d) { return {RespType::double_number, 0, d, {}, {}, {}}; }
     /// A command as clients send it: an array of bulk strings.
     static RespValue command(std::initializer_list<std::string_view> args);
 
+    /// Same type and contents.
     bool operator==(const RespValue& o) const noexcept;
 };
 

@@ -34,9 +34,13 @@ struct ClientOptions {
 
 /// A complete response.
 struct ClientResponse {
+    /// The status line and header fields.
     ResponseHead head;
+    /// The whole body.
     std::string body;
+    /// Trailer fields of a chunked body.
     Fields trailers;
+    /// The status code.
     int status() const noexcept { return head.status; }
 };
 
@@ -47,6 +51,7 @@ struct ClientResponse {
 /// Cancel safety: a cancelled request closes its connection (it never returns to the pool).
 class BULB_API Client {
 public:
+    /// A client with its own connection pool, on the running loop.
     explicit Client(ClientOptions options = {});
     ~Client();
     Client(const Client&) = delete;

@@ -22,9 +22,13 @@ namespace bulb::http {
 /// What a coroutine handler returns: a whole body, or a stream of pieces (sent chunked, or
 /// with Content-Length when content_length is set).
 struct Response {
+    /// The status code.
     int status = 200;
+    /// Header fields to send.
     std::vector<Header> headers;
+    /// The whole body (when `stream` is empty).
     std::string body;
+    /// Body pieces produced on demand, instead of `body`.
     std::optional<AsyncGenerator<std::string>> stream;
     std::optional<std::uint64_t> content_length;  ///< for streams only
 
@@ -42,7 +46,9 @@ struct Response {
 /// only; one task reads the body at a time.
 class BULB_API Request {
 public:
+    /// Internal: made by the server for each request.
     explicit Request(std::shared_ptr<Exchange> exchange);
+    /// The request line and header fields.
     const RequestHead& head() const noexcept { return exchange_->request(); }
     /// The next piece of the body, or std::nullopt at its end. Throws bulb::Error
     /// (errc::incomplete_read) when the connection goes away first.

@@ -29,8 +29,10 @@ namespace bulb::protocols {
 template <Codec C>
 class FramedReader {
 public:
+    /// What the codec decodes.
     using Frame = typename C::Frame;
 
+    /// Reads frames of `codec` from `reader`, `read_size` bytes at a time at most.
     explicit FramedReader(StreamReader reader, C codec = C{}, std::size_t read_size = 64 * 1024)
         : reader_(std::move(reader)), codec_(std::move(codec)), read_size_(read_size) {}
 
@@ -70,7 +72,9 @@ public:
         }
     }
 
+    /// The codec (for its options or state).
     C& codec() noexcept { return codec_; }
+    /// The underlying stream.
     StreamReader& stream() noexcept { return reader_; }
     /// Bytes received and not framed yet.
     std::size_t buffered() const noexcept { return buffer_.size(); }
@@ -93,8 +97,10 @@ private:
 template <Codec C>
 class FramedWriter {
 public:
+    /// What the codec encodes.
     using Frame = typename C::Frame;
 
+    /// Writes frames of `codec` to `writer`.
     explicit FramedWriter(StreamWriter writer, C codec = C{})
         : writer_(std::move(writer)), codec_(std::move(codec)) {}
 
@@ -112,7 +118,9 @@ public:
         co_await writer_.drain();
     }
 
+    /// The codec (for its options or state).
     C& codec() noexcept { return codec_; }
+    /// The underlying stream.
     StreamWriter& stream() noexcept { return writer_; }
 
 private:
