@@ -86,6 +86,14 @@ public:
         return s_->error;
     }
 
+    /// For a future with one consumer (run_in_executor's bridge): once done, moves the exception
+    /// out, so the consumer's thread (not the producer's) drops the last reference to it. The
+    /// future is spent afterwards: call nothing else on it.
+    std::exception_ptr take_exception() {
+        std::lock_guard lock(s_->mutex);
+        return std::move(s_->error);
+    }
+
     /// Cancels a pending future: runs the done callbacks, then the canceller (which asks the
     /// producer to stop). Returns false if it was already done.
     bool cancel() {

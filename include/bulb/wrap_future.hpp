@@ -60,6 +60,9 @@ private:
     std::unordered_map<std::uint64_t, UniqueFunction<void(bool)>> entries_;
 };
 
+template <class T>
+Future<T> wrap_future_impl(ConcurrentFuture<T> source, EventLoop& loop, bool sole_consumer);
+
 }  // namespace detail
 
 /// A loop Future<T> following `source` (asyncio.wrap_future): it completes on `loop`'s thread with
@@ -67,15 +70,25 @@ private:
 /// Call on the loop thread. If the loop closes first, the returned future stays pending.
 template <class T>
 Future<T> wrap_future(ConcurrentFuture<T> source, EventLoop& loop) {
+    return detail::wrap_future_impl(std::move(source), loop, false);
+}
+
+namespace detail {
+
+/// wrap_future(); `sole_consumer`: nobody else reads `source`, so its exception is moved out
+/// (the producer thread then never drops the last reference to an exception the loop thread
+/// used: libstdc++ counts it in code ThreadSanitizer cannot see, which it reports as a race).
+template <class T>
+Future<T> wrap_future_impl(ConcurrentFuture<T> source, EventLoop& loop, bool sole_consumer) {
     Future<T> result(loop);
     auto& bridge = detail::LoopBridge::of(loop);
-    const std::uint64_t id = bridge.keep([result, source](bool fire) mutable {
+    const std::uint64_t id = bridge.keep([result, source, sole_consumer](bool fire) mutable {
         if (!fire || result.done()) return;
         if (source.cancelled()) {
             result.cancel();
             return;
         }
-        std::exception_ptr e = source.exception();
+        std::exception_ptr e = sole_consumer ? source.take_exception() : source.exception();
         if (e)
             result.set_exception(std::move(e));
         else if constexpr (std::is_void_v<T>)
@@ -89,6 +102,8 @@ Future<T> wrap_future(ConcurrentFuture<T> source, EventLoop& loop) {
     source.add_done_callback([mailbox = bridge.mailbox(), id] { mailbox->post_fire(id); });
     return result;
 }
+
+}  // namespace detail
 
 template <class F>
 auto EventLoop::run_in_executor(Executor& executor, F fn) -> Future<std::invoke_result_t<F&>> {
@@ -111,6 +126,7 @@ auto EventLoop::run_in_executor(Executor& executor, F fn) -> Future<std::invoke_
         void operator()() {
             armed = false;
             if (done.done()) return;  // cancelled before it started (concurrent.futures does the same)
+            std::exception_ptr error;
             try {
                 if constexpr (std::is_void_v<R>) {
                     fn();
@@ -119,14 +135,16 @@ auto EventLoop::run_in_executor(Executor& executor, F fn) -> Future<std::invoke_
                     done.try_set_result(fn());
                 }
             } catch (...) {
-                done.try_set_exception(std::current_exception());
+                error = std::current_exception();
             }
+            // Published after the catch ended and moved: this thread holds no reference after.
+            if (error) done.try_set_exception(std::move(error));
         }
     };
     // Submitted before wrapping: a submit() that throws (a shut-down executor) leaves no loop
     // future behind; a job finishing before the wrap is fine (the callback then posts at once).
     executor.submit(Job(std::move(fn), done));
-    return wrap_future(std::move(done), *this);
+    return detail::wrap_future_impl(std::move(done), *this, true);
 }
 
 }  // namespace bulb

@@ -4,7 +4,7 @@
 ///
 /// Differences from asyncio.gather, on purpose: the first failure cancels the other children, and
 /// gather() returns or throws only once every child has finished, so a child never outlives the
-/// gather (it may safely use the caller's locals). There is no return_exceptions mode.
+/// gather (it may safely use the caller's locals). return_exceptions: <bulb/coro/gather_outcomes.hpp>.
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
