@@ -5,9 +5,11 @@
 
 #include <bulb/address.hpp>
 #include <bulb/bytes.hpp>
+#include <bulb/concurrent_future.hpp>
 #include <bulb/config.hpp>
 #include <bulb/datagram.hpp>
 #include <bulb/error.hpp>
+#include <bulb/executor.hpp>
 #include <bulb/function.hpp>
 #include <bulb/future.hpp>
 #include <bulb/getaddrinfo.hpp>
@@ -24,3 +26,4 @@
 #include <bulb/subprocess.hpp>
 #include <bulb/tls_context.hpp>
 #include <bulb/transport.hpp>
+#include <bulb/wrap_future.hpp>

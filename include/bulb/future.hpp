@@ -220,6 +220,7 @@ T EventLoop::run_until_complete(Future<T> future) {
 template <class F>
 auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
     using R = std::invoke_result_t<F&>;
+    if (Executor* user = default_executor()) return run_in_executor(*user, std::move(fn));
     Future<R> result(*this);
     // The job owns one reference, moved (never counted) across threads: the worker moves it into
     // the loop-thread callback, so the count is only touched on the loop thread.

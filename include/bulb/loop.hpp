@@ -12,9 +12,11 @@
 
 #include <bulb/config.hpp>
 #include <bulb/error.hpp>
+#include <bulb/executor.hpp>
 #include <bulb/function.hpp>
 #include <bulb/handle.hpp>
 #include <bulb/ref.hpp>
+#include <bulb/threadsafe_handle.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -30,6 +32,8 @@ namespace bulb {
 
 template <class T>
 class Future;
+template <class T>
+class Task;  // <bulb/coro/task.hpp>
 class Protocol;
 class Server;
 class SocketAddress;
@@ -110,6 +114,10 @@ public:
     /// Defined in <bulb/future.hpp>.
     template <class T>
     T run_until_complete(Future<T> future);
+    /// Schedules `task` on this loop (create_task) and runs until it is done, as asyncio's
+    /// run_until_complete does with a coroutine. Defined in <bulb/coro/task.hpp>.
+    template <class T>
+    T run_until_complete(Task<T> task);
     /// Makes run_forever() return after the current iteration (before the next poll).
     void stop() noexcept;
     /// True while run_forever() / run_until_complete() runs.
@@ -130,17 +138,38 @@ public:
     /// Runs `fn` at `when` on the loop clock.
     TimerHandle call_at(TimePoint when, UniqueFunction<void()> fn);
     /// The one thread-safe entry point: schedules `fn` from any thread and wakes the loop.
-    /// Throws InvalidStateError once the loop is closed.
-    void call_soon_threadsafe(UniqueFunction<void()> fn);
+    /// Throws InvalidStateError once the loop is closed. The handle cancels `fn` from any thread
+    /// until it starts (see <bulb/threadsafe_handle.hpp>).
+    ThreadsafeHandle call_soon_threadsafe(UniqueFunction<void()> fn);
 
     // --- executor --------------------------------------------------------------------------
     /// Runs `fn()` on the loop's thread pool; the future resolves on the loop thread with its
     /// result or exception. Cancelling the future does not stop `fn` but drops its result.
-    /// Defined in <bulb/future.hpp>.
+    /// With a default executor set (set_default_executor), runs there as the overload below.
+    /// Throws InvalidStateError after shutdown_default_executor(). Defined in <bulb/future.hpp>.
     template <class F>
     BULB_RESULT auto run_in_executor(F fn) -> Future<std::invoke_result_t<F&>>;
-    /// Queues a job for the pool (starting it on first use); the job runs on a worker thread.
+    /// Runs `fn()` on `executor` (asyncio's run_in_executor(executor, fn)); the future resolves
+    /// on the loop thread. `executor` must outlive the call only (the job owns what it needs);
+    /// a job the executor drops unrun fails with InvalidStateError. Cancelling the future drops
+    /// the result, and skips `fn` if it has not started. Defined in <bulb/wrap_future.hpp>.
+    template <class F>
+    BULB_RESULT auto run_in_executor(Executor& executor, F fn) -> Future<std::invoke_result_t<F&>>;
+    /// Queues a job for the default executor (the built-in pool, starting it on first use, or
+    /// the one set with set_default_executor); the job runs on a worker thread.
     void submit_to_executor(UniqueFunction<void()> job);
+    /// Makes `executor` the default of run_in_executor(fn) and submit_to_executor (asyncio's
+    /// set_default_executor); the loop shares its ownership and calls shutdown(false) on it at
+    /// close(). Null restores the built-in pool. Throws InvalidStateError after
+    /// shutdown_default_executor().
+    void set_default_executor(std::shared_ptr<Executor> executor);
+    /// The executor set with set_default_executor, or nullptr while the built-in pool serves.
+    Executor* default_executor() const noexcept;
+    /// Stops the default executor taking work and joins its threads on a helper thread (asyncio's
+    /// shutdown_default_executor); the future resolves once they are joined or, with `timeout`,
+    /// when it passes (the exception handler is told the threads are still running; close()
+    /// then waits for them). A second call returns the first call's future.
+    BULB_RESULT Future<void> shutdown_default_executor(std::optional<Duration> timeout = std::nullopt);
 
     // --- file descriptors and signals ------------------------------------------------------
     /// Calls `fn` whenever `fd` is readable, until remove_reader(); replaces an earlier reader.
@@ -269,8 +298,13 @@ public:
     LoopExtension& add_extension(const std::type_info& key, std::unique_ptr<LoopExtension> ext);
 
     // --- errors and debugging --------------------------------------------------------------
+    /// An exception handler (asyncio's set_exception_handler signature).
+    using ExceptionHandler = UniqueFunction<void(EventLoop&, const ExceptionContext&)>;
     /// Replaces the exception handler (an empty function restores the default).
-    void set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler);
+    void set_exception_handler(ExceptionHandler handler);
+    /// The handler set with set_exception_handler, shared (call it as (*h)(loop, context)), or
+    /// null while the default handler is in use (asyncio's get_exception_handler).
+    std::shared_ptr<ExceptionHandler> get_exception_handler() const;
     /// Reports `context` through the current handler (never throws).
     void call_exception_handler(const ExceptionContext& context) noexcept;
     /// The default handler: prints the message, the exception's text and the context to stderr.
@@ -296,3 +330,4 @@ BULB_API EventLoop& get_running_loop();
 }  // namespace bulb
 
 #include <bulb/future.hpp>
+#include <bulb/wrap_future.hpp>

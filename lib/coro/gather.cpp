@@ -10,7 +10,7 @@ GatherState::~GatherState() = default;
 void GatherState::child_done(const std::exception_ptr& error) noexcept {
     if (abandoned_) return;
     --remaining_;
-    if (error && !error_) {
+    if (error && !error_ && !collect_all_) {
         error_ = error;
         if (!cancel_requested_) cancel_children({});  // the first failure cancels the rest
     }

@@ -38,8 +38,15 @@ TaskGroup::~TaskGroup() {
         child->release_ref();
     }
     if (waiting_) std::exchange(waiting_, nullptr)->release_ref();
-    if (error_ && !error_delivered_ && !loop_->is_closed())
-        loop_->call_exception_handler({"TaskGroup child exception was never retrieved", error_});
+    if (!errors_.empty() && !error_delivered_ && !loop_->is_closed()) {
+        std::exception_ptr group;
+        try {
+            group = std::make_exception_ptr(ExceptionGroup("unhandled errors in a TaskGroup", std::move(errors_)));
+        } catch (...) {
+            group = std::current_exception();
+        }
+        loop_->call_exception_handler({"TaskGroup child exception was never retrieved", group});
+    }
 }
 
 void TaskGroup::check_open() const {
@@ -84,7 +91,11 @@ void TaskGroup::task_done(detail::TaskRunner& task, std::size_t slot, const std:
     --running_;
     task.release_ref();  // the finishing step still holds the task
     if (error && !is_cancellation(error)) {
-        if (!error_) error_ = error;  // the first error wins
+        try {
+            errors_.push_back(error);
+        } catch (...) {  // out of memory: keep at least the first error
+            if (errors_.empty()) std::terminate();
+        }
         abort();
     }
     if (running_ == 0 && waiting_) {
@@ -129,10 +140,10 @@ bool TaskGroup::cancel_wait(const std::string& message) {
 void TaskGroup::finish_wait() {
     finished_ = true;
     detail::TaskRunner* waiter = std::exchange(waiter_, nullptr);
-    if (error_) {
+    if (!errors_.empty()) {
         // A pending cancel of the waiter (if any) stays due and is thrown at its next await.
         error_delivered_ = true;
-        std::rethrow_exception(error_);
+        throw ExceptionGroup("unhandled errors in a TaskGroup", errors_);
     }
     if (waiter) waiter->throw_if_cancel_due();
     if (cancel_requested_) {

@@ -2,8 +2,11 @@
 /// @file
 /// TaskRunner: stepping, cancellation and the per-loop list of pending tasks.
 #include <bulb/coro/runner.hpp>
+#include <bulb/coro/task_factory.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 
 namespace bulb::detail {
 namespace {
@@ -20,6 +23,8 @@ constinit thread_local TaskRunner* current_runner __attribute__((tls_model("init
 struct RunnerList final : LoopExtension {
     TaskRunner* head = nullptr;
     TaskRunner* tail = nullptr;
+    UniqueFunction<void(TaskRef)> factory_hook;  // set_task_factory
+    bool eager = false;                          // set_eager_tasks
 
     explicit RunnerList(EventLoop&) noexcept {}
     ~RunnerList() override {
@@ -46,6 +51,21 @@ struct RunnerList final : LoopExtension {
 TaskRunner::TaskRunner(EventLoop& loop) : loop_(&loop), list_(&loop.extension<RunnerList>()) {
     add_ref();  // the creator's
     list_->push(this);
+    hooked_ = list_->eager || list_->factory_hook;
+}
+
+void TaskRunner::start_hooked(bool eager) {
+    if (list_ && list_->factory_hook) {
+        try {
+            list_->factory_hook(TaskRef(this));
+        } catch (...) {
+            loop_->call_exception_handler({"Exception in the task factory hook", std::current_exception()});
+        }
+    }
+    if (eager || (list_ && list_->eager))
+        step();  // the creator's reference keeps the runner alive through it
+    else
+        schedule_step();
 }
 
 TaskRunner::~TaskRunner() {
@@ -84,6 +104,21 @@ bool TaskRunner::cancel(std::string message) {
     must_cancel_ = true;
     cancel_message_ = std::move(message);
     return true;
+}
+
+std::string TaskRunner::get_name() {
+    if (!name_) {
+        static std::atomic<std::uint64_t> counter{0};
+        name_ = std::make_unique<std::string>("Task-" + std::to_string(counter.fetch_add(1) + 1));
+    }
+    return *name_;
+}
+
+void TaskRunner::set_name(std::string name) {
+    if (name_)
+        *name_ = std::move(name);
+    else
+        name_ = std::make_unique<std::string>(std::move(name));
 }
 
 int TaskRunner::uncancel() noexcept {
@@ -129,3 +164,13 @@ std::size_t pending_runners(EventLoop& loop, TaskRunner** out, std::size_t capac
 }
 
 }  // namespace bulb::detail
+
+namespace bulb {
+
+void set_task_factory(EventLoop& loop, UniqueFunction<void(TaskRef)> hook) {
+    loop.extension<detail::RunnerList>().factory_hook = std::move(hook);
+}
+
+void set_eager_tasks(EventLoop& loop, bool eager) { loop.extension<detail::RunnerList>().eager = eager; }
+
+}  // namespace bulb

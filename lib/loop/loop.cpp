@@ -105,7 +105,15 @@ TimerHandle EventLoop::call_at(TimePoint when, UniqueFunction<void()> fn) {
     return TimerHandle(node, Handle::adopt_t{});
 }
 
-void EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) { impl_->call_soon_threadsafe(std::move(fn)); }
+ThreadsafeHandle EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) {
+    auto state = std::make_shared<detail::ThreadsafeCallbackState>();
+    // The flag is read on the loop thread just before the call: a cancel() that lost the race
+    // with the start changes nothing (asyncio's Handle.cancel on a running callback neither).
+    impl_->call_soon_threadsafe([state, fn = std::move(fn)]() mutable {
+        if (!state->cancelled.load(std::memory_order_acquire)) fn();
+    });
+    return ThreadsafeHandle(std::move(state));
+}
 void EventLoop::submit_to_executor(UniqueFunction<void()> job) { impl_->submit_to_executor(std::move(job)); }
 
 void EventLoop::add_reader(int fd, UniqueFunction<void()> fn) {
@@ -136,6 +144,10 @@ bool EventLoop::remove_signal_handler(int signum) {
 void EventLoop::set_exception_handler(UniqueFunction<void(EventLoop&, const ExceptionContext&)> handler) {
     impl_->check_thread("set_exception_handler");
     impl_->set_exception_handler(std::move(handler));
+}
+std::shared_ptr<EventLoop::ExceptionHandler> EventLoop::get_exception_handler() const {
+    impl_->check_thread("get_exception_handler");
+    return impl_->exception_handler();
 }
 void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
     impl_->call_exception_handler(context);

@@ -81,7 +81,10 @@ LoopImpl::LoopImpl(EventLoop& owner, const LoopOptions& options)
     event_add(wake_ev_, nullptr);
 }
 
-LoopImpl::~LoopImpl() { close_for_destruction(); }
+LoopImpl::~LoopImpl() {
+    close_for_destruction();
+    if (executor_joiner_.joinable()) executor_joiner_.join();  // a close() that failed left it
+}
 
 void LoopImpl::close_for_destruction() {
     // Runs in destructors: never throws. A close that fails (e.g. another loop runs on this
@@ -158,7 +161,22 @@ void LoopImpl::drain_threadsafe() noexcept {
 
 void LoopImpl::submit_to_executor(UniqueFunction<void()>&& job) {
     check_open("run_in_executor");
-    pool_.submit(std::move(job));
+    if (executor_shutdown_) throw InvalidStateError("run_in_executor: Executor shutdown has been called");
+    if (default_executor_)
+        default_executor_->submit(std::move(job));
+    else
+        pool_.submit(std::move(job));
+}
+
+void LoopImpl::start_executor_shutdown(UniqueFunction<void()>&& then) {
+    executor_shutdown_ = true;
+    executor_joiner_ = std::thread([this, user = default_executor_, then = std::move(then)]() mutable {
+        if (user)
+            user->shutdown(true);
+        else
+            pool_.shutdown();
+        then();
+    });
 }
 
 void LoopImpl::run_forever() {
@@ -350,6 +368,10 @@ void LoopImpl::close() {
     if (running_) throw InvalidStateError("close: Cannot close a running event loop");
     if (closed_) return;
     close_resources();
+    // A shutdown_default_executor() still joining finishes first: pool_.shutdown() called again
+    // meanwhile would return before the threads are joined.
+    if (executor_joiner_.joinable()) executor_joiner_.join();
+    if (default_executor_) default_executor_->shutdown(false);  // asyncio: shutdown(wait=False)
     pool_.shutdown();  // queued jobs finish; their results land in the thread-safe queue
     {
         std::lock_guard lock(ts_mutex_);

@@ -47,6 +47,15 @@ public:
     ScheduledCallback* call_at(std::int64_t when_ns, UniqueFunction<void()>&& fn);
     void call_soon_threadsafe(UniqueFunction<void()>&& fn);
     void submit_to_executor(UniqueFunction<void()>&& job);
+    /// The user's default executor (set_default_executor), or null for pool_.
+    std::shared_ptr<Executor> default_executor_;
+    /// shutdown_default_executor() was called: run_in_executor refuses work.
+    bool executor_shutdown_ = false;
+    /// Its future, returned again by later calls.
+    std::optional<Future<void>> executor_shutdown_done_;
+    /// Starts joining the default executor on a helper thread (joined by close()); `then` runs
+    /// on that thread once the executor's threads are joined.
+    void start_executor_shutdown(UniqueFunction<void()>&& then);
 
     void add_reader(int fd, UniqueFunction<void()>&& fn) { add_watch(readers_, fd, 0x02, std::move(fn)); }
     void add_writer(int fd, UniqueFunction<void()>&& fn) { add_watch(writers_, fd, 0x04, std::move(fn)); }
@@ -60,6 +69,7 @@ public:
         handler_ = h ? std::make_shared<ExceptionHandler>(std::move(h)) : nullptr;
     }
     void call_exception_handler(const ExceptionContext& context) noexcept;
+    std::shared_ptr<ExceptionHandler> exception_handler() const { return handler_; }
     bool debug_ = false;
     std::int64_t slow_callback_ns_ = 100'000'000;
 
@@ -143,6 +153,7 @@ private:
 
     WatchMap readers_, writers_, signals_;
     ThreadPool pool_;
+    std::thread executor_joiner_;  // shutdown_default_executor's helper thread
     std::unique_ptr<std::byte[]> read_buffer_;
     std::shared_ptr<ExceptionHandler> handler_;  // shared: call_exception_handler holds it while calling
 };

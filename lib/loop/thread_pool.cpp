@@ -15,7 +15,7 @@ ThreadPool::~ThreadPool() { shutdown(); }
 
 void ThreadPool::submit(UniqueFunction<void()> job) {
     std::lock_guard lock(mutex_);
-    if (stopping_) throw InvalidStateError("executor is shut down");
+    if (stopping_ || refusing_) throw InvalidStateError("executor is shut down");
     jobs_.push_back(std::move(job));
     // An idle thread that was notified but has not taken its job yet still counts in idle_:
     // compare the queued jobs, not just "is any thread idle", or a burst of submissions to a
@@ -35,6 +35,11 @@ void ThreadPool::shutdown() {
     }
     wake_.notify_all();
     for (auto& t : threads) t.join();
+}
+
+void ThreadPool::stop_accepting() {
+    std::lock_guard lock(mutex_);
+    refusing_ = true;
 }
 
 void ThreadPool::work() {

@@ -26,6 +26,9 @@ public:
     void submit(UniqueFunction<void()> job);
     /// Lets the queued jobs finish, then joins every thread. Idempotent.
     void shutdown();
+    /// Refuses new jobs from now on (submit throws); the threads finish the queue and are
+    /// joined by shutdown() or the destructor.
+    void stop_accepting();
 
 private:
     void work();
@@ -37,6 +40,7 @@ private:
     std::size_t max_threads_;
     std::size_t idle_ = 0;
     bool stopping_ = false;
+    bool refusing_ = false;  // stop_accepting() was called
 };
 
 }  // namespace bulb::detail

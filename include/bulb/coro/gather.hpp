@@ -4,7 +4,7 @@
 ///
 /// Differences from asyncio.gather, on purpose: the first failure cancels the other children, and
 /// gather() returns or throws only once every child has finished, so a child never outlives the
-/// gather (it may safely use the caller's locals). There is no return_exceptions mode.
+/// gather (it may safely use the caller's locals). return_exceptions: <bulb/coro/gather_outcomes.hpp>.
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
@@ -48,6 +48,9 @@ public:
 
     /// The gather frame is going away with children still running: cancel them and forget them.
     void abandon() noexcept;
+    /// return_exceptions mode (<bulb/coro/gather_outcomes.hpp>): a failing child cancels
+    /// nothing and no child error is rethrown; the caller reads every outcome.
+    void collect_all() noexcept { collect_all_ = true; }
 
 protected:
     friend class Counted<GatherState>;
@@ -59,6 +62,7 @@ private:
     EventLoop* loop_;
     std::size_t remaining_;
     bool abandoned_ = false;
+    bool collect_all_ = false;
     bool cancel_requested_ = false;
     std::string cancel_message_;
     std::exception_ptr error_;

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,6 +112,20 @@ public:
     }
     bool has_done_hook() const noexcept { return done_hook_ != nullptr; }
 
+    /// The task's name (asyncio.Task.get_name): the one given to set_name(), else "Task-N", N counted
+    /// process-wide when a task is first asked (asyncio numbers at creation; this keeps unnamed
+    /// tasks free of the cost).
+    std::string get_name();
+    /// Names the task (asyncio.Task.set_name).
+    void set_name(std::string name);
+
+    /// True when the loop has a task factory hook or eager tasks set (<bulb/coro/task_factory.hpp>)
+    /// at this runner's creation: create_task() then calls start_hooked() instead of scheduling.
+    bool hooked() const noexcept { return hooked_; }
+    /// Runs the loop's task factory hook on this new task, then starts it: eagerly (a first step
+    /// inside this call) when `eager` or the loop's eager mode says so, else scheduled.
+    void start_hooked(bool eager);
+
     /// Every runner of `loop` that has not finished (asyncio.all_tasks), in creation order.
     template <class F>
     static void for_each_pending(EventLoop& loop, F&& fn);
@@ -143,12 +158,14 @@ private:
     std::size_t hook_tag_ = 0;
     bool must_cancel_ = false;
     bool done_ = false;
+    bool hooked_ = false;
 
 protected:
     bool future_made_ = false;  // TypedRunner: its future exists (declared here: fills padding)
 
 private:
     std::string cancel_message_;
+    std::unique_ptr<std::string> name_;  // made by get_name()/set_name() only: unnamed tasks pay 8 bytes
     TaskRunner* prev_ = nullptr;  // the loop's list of pending runners
     TaskRunner* next_ = nullptr;
 };

@@ -259,15 +259,48 @@ template <class T>
 Future<T> create_task(EventLoop& loop, Task<T> task) {
     auto* runner = new detail::TypedRunner<T>(loop, std::move(task));
     Future<T> result = runner->future();
+    if (runner->hooked()) [[unlikely]] {  // a task factory hook or eager tasks on this loop
+        detail::RunnerRef keep(runner, adopt_ref);
+        runner->start_hooked(false);
+        return result;
+    }
     runner->schedule_step();
     runner->release_ref();  // the scheduled step holds the runner now
     return result;
+}
+
+/// create_task() with an eager start (asyncio's eager_start=True, 3.12's eager_task_factory):
+/// the task runs inside this call up to its first suspension, and a task that never suspends
+/// is done when this returns (no trip through the loop). Breaks on purpose the rule that
+/// nothing runs inside the call that started it: the caller's state must be ready for that.
+template <class T>
+Future<T> create_eager_task(EventLoop& loop, Task<T> task) {
+    auto* runner = new detail::TypedRunner<T>(loop, std::move(task));
+    Future<T> result = runner->future();
+    detail::RunnerRef keep(runner, adopt_ref);  // the creator's reference, through the first step
+    runner->start_hooked(true);
+    return result;
+}
+
+/// create_eager_task() on the running loop.
+template <class T>
+Future<T> create_eager_task(Task<T> task) {
+    return create_eager_task(get_running_loop(), std::move(task));
 }
 
 /// Schedules `task` on the running loop.
 template <class T>
 Future<T> create_task(Task<T> task) {
     return create_task(get_running_loop(), std::move(task));
+}
+
+template <class T>
+T EventLoop::run_until_complete(Task<T> task) {
+    // Checked before scheduling: a call that throws leaves no task behind on the loop.
+    if (is_closed()) throw InvalidStateError("run_until_complete: Event loop is closed");
+    if (is_running() || current())
+        throw InvalidStateError("run_until_complete: an event loop is already running in this thread");
+    return run_until_complete(create_task(*this, std::move(task)));
 }
 
 }  // namespace bulb

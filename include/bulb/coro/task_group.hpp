@@ -7,18 +7,19 @@
 /// for (auto& h : hosts) group.create_task(fetch_one(h));   // the first failure cancels the rest
 /// co_await group.wait();                                    // every child has finished here
 /// ```
-/// Differences from asyncio, on purpose:
-/// - wait() rethrows the *first* child exception, not an ExceptionGroup; later failures (often
-///   reactions to the cancellation) are dropped. Errors win over a cancellation of the waiter.
-/// - A failure cancels the other children and ends the parent's wait(), but does not cancel the
-///   parent task while it runs other code before wait(): C++ has no `async with`, so the group
-///   cannot catch the parent's CancelledError to turn it back into the child's error.
+/// As asyncio: wait() throws an ExceptionGroup holding *every* child error (cancellations are not
+/// errors), in the order they happened; test it with contains<E>() / find<E>() / split<E>().
+/// Difference from asyncio, on purpose: a failure cancels the other children and ends the
+/// parent's wait(), but does not cancel the parent task while it runs other code before wait():
+/// C++ has no `async with`, so the group cannot catch the parent's CancelledError to turn it
+/// back into the children's errors.
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
 
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>
+#include <bulb/exception_group.hpp>
 
 #include <coroutine>
 #include <cstddef>
@@ -31,8 +32,8 @@ namespace bulb {
 /// A set of child tasks awaited together. Not movable (children point at it); loop thread only.
 /// Destroying a group whose children still run (wait() never reached, e.g. an exception left
 /// the scope) cancels them without waiting; they finish on their own, so they must not use the
-/// parent's locals in that case. A child exception that wait() never delivered is reported to
-/// the loop's exception handler.
+/// parent's locals in that case. Child exceptions that wait() never delivered are reported to
+/// the loop's exception handler (as one ExceptionGroup).
 class BULB_API TaskGroup final : private detail::DoneHook, private detail::Waiter {
 public:
     /// A group on the running loop (InvalidStateError when none runs).
@@ -48,8 +49,8 @@ public:
     template <class T>
     Future<T> create_task(Task<T> task);
 
-    /// Awaitable returned by wait(): ready once no child runs; resumes by rethrowing the first
-    /// child error or the waiter's own CancelledError.
+    /// Awaitable returned by wait(): ready once no child runs; resumes by throwing an
+    /// ExceptionGroup of the child errors or the waiter's own CancelledError.
     class BULB_AWAITABLE WaitAwaiter {
     public:
         explicit WaitAwaiter(TaskGroup& g) noexcept : g_(&g) {}
@@ -61,10 +62,11 @@ public:
         TaskGroup* g_;
     };
 
-    /// Waits until every child has finished (children may add children meanwhile), then
-    /// rethrows the first child exception, if any. Cancelled children are not errors.
+    /// Waits until every child has finished (children may add children meanwhile), then throws
+    /// ExceptionGroup("unhandled errors in a TaskGroup", every child error) if any child failed.
+    /// Cancelled children are not errors.
     /// Cancel safety: cancelling the waiting task cancels every child and still waits for all
-    /// of them to finish before CancelledError comes out (unless a child failed: its error wins).
+    /// of them to finish before CancelledError comes out (unless a child failed: the group wins).
     WaitAwaiter wait() noexcept { return WaitAwaiter(*this); }
 
     /// Children still running.
@@ -85,7 +87,7 @@ private:
     std::vector<detail::TaskRunner*> children_;  // one reference each; null in free slots
     std::vector<std::size_t> free_slots_;
     std::size_t running_ = 0;
-    std::exception_ptr error_;
+    std::vector<std::exception_ptr> errors_;  // every child error, in order
     bool error_delivered_ = false;
     bool aborting_ = false;
     bool finished_ = false;
