@@ -17,6 +17,11 @@
 
 #include <bulb/bulb.hpp>
 #include <bulb/coro.hpp>
+#include <bulb/coro/group_streams.hpp>
+#include <bulb/group_server.hpp>
+#include <bulb/loop_group.hpp>
+
+#include <atomic>
 
 #include <chrono>
 #include <csignal>
@@ -92,6 +97,7 @@ struct Settings {
     std::string host = "127.0.0.1", unix_path;
     std::uint16_t port = 8888;
     bool streams = false;
+    std::size_t workers = 0;  // --workers N: N loops (threads) sharing the port; 0: one loop
     TlsFlags tls;
 };
 
@@ -106,7 +112,7 @@ static void raise_fd_limit() {
 
 [[noreturn]] static void usage(const char* bad = nullptr) {
     if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", "echo_server", bad);
-    std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] [--idle-timeout SECONDS] %s\n",
+    std::fprintf(stderr, "usage: echo_server [--host HOST] [--port PORT] [--unix PATH] [--streams] [--idle-timeout SECONDS] [--workers N] %s\n",
                  TlsFlags::server_usage);
     std::exit(2);
 }
@@ -149,6 +155,40 @@ static void serve(const Settings& s) {
     loop.close();
 }
 
+// --workers N: a loop per thread, each with its own SO_REUSEPORT listener (a connection stays
+// on the loop that accepted it). A signal, handled once on loop 0, closes the server and its
+// connections on every loop; clients that do not read are cut after 5 s.
+static void serve_workers(const Settings& s) {
+    bulb::LoopGroup group({.loops = s.workers});
+    std::optional<bulb::GroupServer> server;
+    std::atomic<bool> ready{false};
+    auto shut_down = [&] {
+        if (!ready.load()) return;
+        server->close();
+        server->close_clients();
+        group.loop(0).call_later(std::chrono::seconds(5), [&] { server->abort_clients(); });
+    };
+    group.add_signal_handler(SIGINT, shut_down);
+    group.add_signal_handler(SIGTERM, shut_down);
+    group.start();
+    if (s.streams) {
+        bulb::StreamOptions options;
+        options.server.tls = s.tls.server_context();
+        server.emplace(bulb::start_server(group, echo_stream, s.host, s.port, options));
+    } else {
+        bulb::GroupServerOptions options;
+        options.server.tls = s.tls.server_context();
+        server.emplace(bulb::create_server(group, [] { return std::make_unique<Echo>(); }, s.host, s.port, options));
+    }
+    ready = true;
+    const char* kind = s.tls.cert.empty() ? "" : " (TLS)";
+    for (auto& address : server->sockets())
+        std::printf("listening on %s%s\n", address.to_string().c_str(), kind);
+    std::fflush(stdout);
+    server->wait_closed();  // until a signal closed it and its connections are gone
+    group.close();
+}
+
 int main(int argc, char** argv) {
     Settings s;
     for (int i = 1; i < argc; ++i) {
@@ -172,6 +212,11 @@ int main(int argc, char** argv) {
             long p = std::strtol(argv[++i], &end, 10);
             if (*argv[i] == '\0' || *end != '\0' || p < 0 || p > 65535) usage(argv[i - 1]);
             s.port = static_cast<std::uint16_t>(p);
+        } else if (arg == "--workers") {
+            char* end;
+            long n = std::strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end != '\0' || n < 1 || n > 1024) usage(argv[i - 1]);
+            s.workers = static_cast<std::size_t>(n);
         } else if (arg == "--idle-timeout") {
             char* end;
             double t = std::strtod(argv[++i], &end);
@@ -182,9 +227,16 @@ int main(int argc, char** argv) {
         }
     }
     if (!s.tls.server_valid() || s.tls.client_tls || !s.tls.name.empty()) usage();
+    if (s.workers > 0 && !s.unix_path.empty()) {
+        std::fputs("echo_server: --workers serves TCP only (SO_REUSEPORT), not --unix\n", stderr);
+        usage();
+    }
     raise_fd_limit();
     try {
-        serve(s);
+        if (s.workers > 0)
+            serve_workers(s);
+        else
+            serve(s);
     } catch (const std::exception& e) {  // the address is in use, a certificate file is bad, ...
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;

@@ -89,25 +89,41 @@ void ServerImpl::on_acceptable(int listen_fd) noexcept {
             return;
         }
         resource_error_reported_ = false;
-        std::unique_ptr<Protocol> protocol;
-        try {
-            protocol = factory_();
-            if (!protocol) throw std::invalid_argument("protocol factory returned null");
-            RefPtr<TlsTransport> tls;
-            if (options_.tls) {
-                auto wrapping = wrap_tls(loop_.owner(),
-                                         TlsSettings{*options_.tls, true, {}, options_.tls_handshake_timeout,
-                                                     options_.tls_shutdown_timeout},
-                                         std::move(protocol), std::nullopt);
-                tls = std::move(wrapping.transport);
-                protocol = std::move(wrapping.raw_protocol);
-            }
-            StreamTransport* t = StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
-            if (tls) clients_[t] = std::move(tls);
-        } catch (...) {
-            loop_.call_exception_handler({"Error creating a protocol for an accepted connection", std::current_exception()});
-            ::close(fd);
+        if (handoff_) {
+            handoff_(fd);
+            continue;
         }
+        accept_connection(fd);
+    }
+}
+
+void ServerImpl::adopt(int fd) noexcept {
+    if (closed_) {
+        ::close(fd);
+        return;
+    }
+    accept_connection(fd);
+}
+
+void ServerImpl::accept_connection(int fd) noexcept {
+    std::unique_ptr<Protocol> protocol;
+    try {
+        protocol = factory_();
+        if (!protocol) throw std::invalid_argument("protocol factory returned null");
+        RefPtr<TlsTransport> tls;
+        if (options_.tls) {
+            auto wrapping = wrap_tls(loop_.owner(),
+                                     TlsSettings{*options_.tls, true, {}, options_.tls_handshake_timeout,
+                                                 options_.tls_shutdown_timeout},
+                                     std::move(protocol), std::nullopt);
+            tls = std::move(wrapping.transport);
+            protocol = std::move(wrapping.raw_protocol);
+        }
+        StreamTransport* t = StreamTransport::create(loop_, fd, std::move(protocol), this, std::nullopt);
+        if (tls) clients_[t] = std::move(tls);
+    } catch (...) {
+        loop_.call_exception_handler({"Error creating a protocol for an accepted connection", std::current_exception()});
+        ::close(fd);
     }
 }
 
@@ -136,6 +152,7 @@ void ServerImpl::close() {
     closed_ = true;
     serving_ = false;
     accept_retry_.cancel();
+    handoff_.reset();
     for (auto& l : listeners_) {
         l.watch.reset();
         ::close(l.fd);
@@ -193,11 +210,14 @@ Future<void> ServerImpl::serve_forever() {
 
 void ServerImpl::attach(StreamTransport* t) {
     clients_.emplace(t, nullptr);
+    live_.store(clients_.size(), std::memory_order_relaxed);
+    accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     add_ref();  // each connection keeps its server alive
 }
 
 void ServerImpl::detach(StreamTransport* t) noexcept {
     clients_.erase(t);
+    live_.store(clients_.size(), std::memory_order_relaxed);
     maybe_wake_closed();
     release_ref();
 }

@@ -11,6 +11,7 @@
 #include "loop/loop_resource.hpp"
 #include "tls/tls_transport.hpp"
 
+#include <atomic>
 #include <string>
 #include <sys/types.h>
 #include <unordered_map>
@@ -41,12 +42,24 @@ public:
 
     void attach(StreamTransport* t);
     void detach(StreamTransport* t) noexcept;
+
+    /// LoopGroup's one-listener modes: every accepted socket goes to `handoff` (which owns it)
+    /// instead of becoming a connection here. Cleared by close().
+    void set_handoff(UniqueFunction<void(int fd)> handoff) { handoff_ = std::move(handoff); }
+    /// Serves `fd`, accepted elsewhere, as one of this server's connections (closes it if the
+    /// server is closed).
+    void adopt(int fd) noexcept;
+    /// Live connections, readable from any thread (relaxed: a load-balancing hint).
+    std::size_t live_count() const noexcept { return live_.load(std::memory_order_relaxed); }
+    /// Connections accepted so far, readable from any thread (relaxed).
+    std::uint64_t accepted_count() const noexcept { return accepted_.load(std::memory_order_relaxed); }
     void close_for_loop() noexcept override { close(); }
 
 private:
     ~ServerImpl() override;
     void on_acceptable(int listen_fd) noexcept;
     void pause_accepting_after(int err) noexcept;
+    void accept_connection(int fd) noexcept;
     void maybe_wake_closed() noexcept;
 
     struct Listener {
@@ -67,6 +80,9 @@ private:
     std::vector<Future<void>> closed_waiters_;
     std::optional<Future<void>> serving_forever_;
     TimerHandle accept_retry_;
+    UniqueFunction<void(int fd)> handoff_;
+    std::atomic<std::size_t> live_{0};        // one writer (the loop): stores, no read-modify-write
+    std::atomic<std::uint64_t> accepted_{0};
     bool serving_ = false;
     bool closed_ = false;
     bool resource_error_reported_ = false;

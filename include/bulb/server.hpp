@@ -55,6 +55,9 @@ public:
     /// The loop the server belongs to.
     EventLoop& get_loop() const noexcept;
 
+    /// Internal: the implementation, for the library's own code (LoopGroup's servers).
+    detail::ServerImpl& impl() const noexcept { return *impl_; }
+
 private:
     RefPtr<detail::ServerImpl> impl_;
 };

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+/// @file
+/// LoopGroup: one EventLoop per thread (a loop per core), started and stopped together, and
+/// cross-loop messaging between them (post, call_on, run_on).
+///
+/// Shared-nothing: every transport, future and server stays on the loop that made it; loops talk
+/// only through messages. Messages a loop sends to another during one iteration go as one batch
+/// (one lock, at most one wake-up of the target), in FIFO order per (sender, target) pair.
+#pragma once
+
+#include <bulb/config.hpp>
+#include <bulb/future.hpp>
+#include <bulb/loop.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace bulb {
+
+/// Settings of a LoopGroup (an aggregate: designated initializers).
+struct LoopGroupOptions {
+    /// Number of loops (threads); 0: the CPUs this process may run on (LoopGroup::usable_cpus()).
+    std::size_t loops = 0;
+    /// Pin loop i's thread to the i-th usable CPU (modulo their number).
+    bool pin_threads = false;
+    /// Options of every loop.
+    LoopOptions loop{};
+};
+
+/// The group's exception handler: told which loop (its index) reported what.
+using GroupExceptionHandler = UniqueFunction<void(std::size_t index, EventLoop& loop, const ExceptionContext& context)>;
+
+// GCC 12 reports a moved std::optional<std::vector<...>> of Outcome as maybe-uninitialized
+// (a false positive of its flow analysis, at -O2 only).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+namespace detail {
+/// Future<T> -> T, anything else -> itself: what call_on / run_on give back.
+template <class T>
+struct UnwrapFuture {
+    using type = T;
+    static constexpr bool is_future = false;
+};
+template <class T>
+struct UnwrapFuture<Future<T>> {
+    using type = T;
+    static constexpr bool is_future = true;
+};
+/// A value or an exception carried between threads (moved, never shared).
+template <class T>
+struct Outcome {
+    std::optional<Stored<T>> value;
+    std::exception_ptr error;
+    void deliver(Future<T>& f) {
+        if (f.done()) return;  // cancelled meanwhile: the result is dropped
+        if (error)
+            f.set_exception(std::move(error));
+        else if constexpr (std::is_void_v<T>)
+            f.set_result();
+        else
+            f.set_result(std::move(*value));
+    }
+};
+/// Runs `fn` (returning T or Future<T>) on the current loop and hands the Outcome to `done`.
+template <class F, class Done>
+void run_for_outcome(F& fn, Done done) {
+    using R = std::invoke_result_t<F&>;
+    using T = typename UnwrapFuture<R>::type;
+    Outcome<T> out;
+    try {
+        if constexpr (UnwrapFuture<R>::is_future) {
+            R inner = fn();
+            inner.add_done_callback([done = std::move(done)](R& f) mutable {
+                Outcome<T> o;
+                try {
+                    if constexpr (std::is_void_v<T>) {
+                        f.result();
+                        o.value.emplace();
+                    } else {
+                        o.value.emplace(std::move(f.result()));
+                    }
+                } catch (...) {
+                    o.error = std::current_exception();
+                }
+                done(std::move(o));
+            });
+            return;
+        } else if constexpr (std::is_void_v<T>) {
+            fn();
+            out.value.emplace();
+        } else {
+            out.value.emplace(fn());
+        }
+    } catch (...) {
+        out.error = std::current_exception();
+    }
+    done(std::move(out));
+}
+}  // namespace detail
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/// N threads, each running its own EventLoop; made, started, stopped and closed together.
+///
+/// Made and closed on a thread outside the group (main). Before start() every loop may be set
+/// up from the making thread; afterwards, loop(i) is for loop i's own thread only, and other
+/// threads reach it with post / call_on / run_on. An exception in a loop's callback goes to the
+/// group's handler with that loop's index; the loop, and the others, keep serving.
+class BULB_API LoopGroup {
+public:
+    /// Index meaning "no loop of this group".
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    LoopGroup();
+    explicit LoopGroup(const LoopGroupOptions& options);
+    /// close()s the group (stops, joins, closes every loop).
+    ~LoopGroup();
+    LoopGroup(const LoopGroup&) = delete;
+    LoopGroup& operator=(const LoopGroup&) = delete;
+
+    /// CPUs this process may run on (sched_getaffinity); at least 1. Thread-safe.
+    static std::size_t usable_cpus() noexcept;
+
+    /// Number of loops. Thread-safe.
+    std::size_t size() const noexcept { return loops_.size(); }
+    /// Loop `index` (throws std::out_of_range). Use it on that loop's thread once started.
+    EventLoop& loop(std::size_t index);
+    /// The index of the group loop running on the calling thread, or npos. Thread-safe.
+    std::size_t current_index() const noexcept;
+
+    /// Replaces the group's exception handler (empty: print "loop I: ..." through the loop's
+    /// default handler). Before start() only (InvalidStateError otherwise).
+    void set_exception_handler(GroupExceptionHandler handler);
+    /// Handles `signum` once for the whole group: `fn` runs on loop 0's thread. Before start()
+    /// from the making thread, or on loop 0's thread.
+    void add_signal_handler(int signum, UniqueFunction<void()> fn);
+
+    /// Starts one thread per loop, each in run_forever(). Throws InvalidStateError when already
+    /// running or closed. Making thread only.
+    void start();
+    /// Asks every loop to stop after its current iteration. Thread-safe, idempotent.
+    void stop() noexcept;
+    /// Waits until every loop thread has returned (after stop()). Not from a group thread.
+    void join();
+    /// start(), then join(): blocks until stop() (from a signal handler or a message, say).
+    void run();
+    /// True between start() and join().
+    bool is_running() const noexcept { return started_.load(std::memory_order_acquire); }
+    /// stop(), join(), then closes every loop on the calling thread (what is still open gets its
+    /// connection_lost there). Messages not yet delivered are dropped. Idempotent; not from a
+    /// group thread.
+    void close();
+
+    // --- cross-loop messaging --------------------------------------------------------------
+    /// Runs `fn` on loop `index`. Thread-safe. From a group loop the message is batched with the
+    /// others that loop sends this iteration; otherwise it goes straight to call_soon_threadsafe.
+    /// Throws InvalidStateError if loop `index` is closed (for a batched message: reported to the
+    /// sender's exception handler when the batch is sent). An exception from `fn` goes to the
+    /// target's handler.
+    void post(std::size_t index, UniqueFunction<void()> fn);
+
+    /// Runs `fn` on loop `index` and returns a future on the calling thread's running loop with
+    /// its result (or exception). `fn` may return a Future<T> of the target loop (a task from
+    /// create_task, say): the result is then that future's. Cancelling the returned future drops
+    /// the result, never stops `fn`. Loop thread (any running loop) only.
+    template <class F>
+    BULB_RESULT auto call_on(std::size_t index, F fn) -> Future<typename detail::UnwrapFuture<std::invoke_result_t<F&>>::type> {
+        using T = typename detail::UnwrapFuture<std::invoke_result_t<F&>>::type;
+        EventLoop& home = get_running_loop();
+        Future<T> result(home);
+        const std::size_t home_index = current_index();
+        // The future's count is touched only on `home`: the copy is made here and then only moved.
+        post(index, [this, fn = std::move(fn), fut = result, home = &home, home_index]() mutable {
+            detail::run_for_outcome(fn, [this, fut = std::move(fut), home, home_index](detail::Outcome<T> out) mutable {
+                reply(home, home_index, [fut = std::move(fut), out = std::move(out)]() mutable { out.deliver(fut); });
+            });
+        });
+        return result;
+    }
+
+    /// Runs `fn` on loop `index` and waits for its result (or rethrows its exception); a Future
+    /// `fn` returns is waited for too. Before start() it runs right here, running loop `index`
+    /// until the future completes. Never from a group thread (InvalidStateError: a loop waiting
+    /// for another could deadlock).
+    template <class F>
+    auto run_on(std::size_t index, F fn) -> typename detail::UnwrapFuture<std::invoke_result_t<F&>>::type {
+        using T = typename detail::UnwrapFuture<std::invoke_result_t<F&>>::type;
+        check_blocking_allowed("run_on");
+        if (!is_running()) {
+            EventLoop& l = loop(index);
+            if constexpr (detail::UnwrapFuture<std::invoke_result_t<F&>>::is_future)
+                return l.run_until_complete(fn());
+            else
+                return fn();
+        }
+        auto promise = std::make_shared<std::promise<detail::Outcome<T>>>();
+        auto result = promise->get_future();
+        post(index, [fn = std::move(fn), promise]() mutable {
+            detail::run_for_outcome(fn, [promise](detail::Outcome<T> out) { promise->set_value(std::move(out)); });
+        });
+        detail::Outcome<T> out = result.get();
+        if (out.error) std::rethrow_exception(out.error);
+        if constexpr (!std::is_void_v<T>) return std::move(*out.value);
+    }
+
+    /// Messages sent so far in batches, and the batches (wake-ups at most) they took. Thread-safe.
+    std::uint64_t messages_batched() const noexcept;
+    std::uint64_t batches_sent() const noexcept;
+
+private:
+    struct Member;
+    void reply(EventLoop* home, std::size_t home_index, UniqueFunction<void()> fn);
+    void flush(std::size_t source) noexcept;
+    void thread_main(std::size_t index) noexcept;
+    void check_blocking_allowed(const char* what) const;
+
+    std::shared_ptr<GroupExceptionHandler> handler_;  // before the loops: their handlers use it
+    std::vector<std::unique_ptr<EventLoop>> loops_;
+    std::vector<std::unique_ptr<Member>> members_;
+    std::vector<std::thread> threads_;
+    std::atomic<bool> started_{false};
+    bool closed_ = false;
+    bool pin_threads_ = false;
+};
+
+}  // namespace bulb
