@@ -27,6 +27,7 @@ public:
             case errc::queue_full: return "queue is full";
             case errc::queue_shut_down: return "queue is shut down";
             case errc::datagram_truncated: return "datagram larger than the receive buffer (truncated, not delivered)";
+            case errc::sendfile_not_available: return "sendfile(2) is not available for this transport (fallback disabled)";
         }
         return "unknown bulb error " + std::to_string(ev);
     }

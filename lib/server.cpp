@@ -168,6 +168,10 @@ void ServerImpl::close() {
     // closes before that callback runs, a server holding the future would be a leaked cycle.
     if (auto forever = std::exchange(serving_forever_, std::nullopt); forever && !forever->done()) forever->cancel();
     maybe_wake_closed();
+    // No connection is accepted after this, so the factory goes now: a factory that holds the
+    // Server handle (an http::Server's state does) would otherwise be a cycle that outlives the
+    // loop. Destroying it may drop other references to this server; the listening one is still ours.
+    { ProtocolFactory dropped = std::move(factory_); }
     release_ref();  // the listening reference
 }
 

@@ -15,6 +15,7 @@
 #include <climits>
 #include <vector>
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -124,13 +125,14 @@ void StreamTransport::pause_reading() {
 void StreamTransport::resume_reading() {
     if (closing_ || reading_) return;
     reading_ = true;
-    if (!eof_received_) start_reading();
+    if (!eof_received_ && !sending_file()) start_reading();  // a sendfile restarts it when done
 }
 
 // --- writing --------------------------------------------------------------------------------
 
 void StreamTransport::write(ByteView data) {
     if (eof_requested_) throw InvalidStateError("write() after write_eof()");
+    if (sending_file()) throw InvalidStateError("write(): unable to write, sendfile is in progress");
     if (data.empty()) return;
     if (closing_) {
         ++dropped_writes_;
@@ -153,6 +155,7 @@ void StreamTransport::write(ByteView data) {
 
 void StreamTransport::writelines(std::span<const ByteView> buffers) {
     if (eof_requested_) throw InvalidStateError("writelines() after write_eof()");
+    if (sending_file()) throw InvalidStateError("writelines(): unable to write, sendfile is in progress");
     if (closing_) {
         ++dropped_writes_;
         return;
@@ -224,20 +227,24 @@ bool StreamTransport::start_write_watch() noexcept {
 }
 
 void StreamTransport::on_writable() noexcept {
-    if (fd_ < 0 || !write_pending()) {
+    if (fd_ < 0 || (!write_pending() && !sending_file())) {
         if (w_) w_->watch.stop();
         return;
     }
-    WriteBuffer& wbuf = w_->buf;
-    ByteView pending = wbuf.view();
-    ssize_t n = ::send(fd_, pending.data(), pending.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fatal_error(last_error());
-        return;
+    if (write_pending()) {
+        WriteBuffer& wbuf = w_->buf;
+        ByteView pending = wbuf.view();
+        ssize_t n = ::send(fd_, pending.data(), pending.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) fatal_error(last_error());
+            return;
+        }
+        wbuf.consume(static_cast<std::size_t>(n));
+        maybe_resume_protocol();
+        if (!w_->buf.empty() || lost_scheduled_) return;
     }
-    wbuf.consume(static_cast<std::size_t>(n));
-    maybe_resume_protocol();
-    if (!w_->buf.empty() || lost_scheduled_) return;
+    if (sending_file() && !pump_file()) return;  // the file goes on when the socket is writable
+    if (lost_scheduled_ || !w_ || !w_->buf.empty()) return;
     w_->watch.stop();
     if (closing_) {
         schedule_connection_lost({});
@@ -249,10 +256,104 @@ void StreamTransport::on_writable() noexcept {
 
 void StreamTransport::write_eof() {
     if (closing_ || eof_requested_) return;
+    if (sending_file()) throw InvalidStateError("write_eof(): sendfile is in progress");
     eof_requested_ = true;
     if (!write_pending()) {
         eof_sent_ = true;
         ::shutdown(fd_, SHUT_WR);
+    }
+}
+
+// --- sendfile -------------------------------------------------------------------------------
+
+Future<std::uint64_t> StreamTransport::do_sendfile(int fd, std::uint64_t offset, std::optional<std::uint64_t> count,
+                                                   bool fallback) {
+    if (eof_requested_) throw InvalidStateError("sendfile() after write_eof()");
+    if (sending_file()) throw InvalidStateError("sendfile: another sendfile is in progress on " + describe());
+    Future<std::uint64_t> result(loop_.owner());
+    WriteSide& w = write_side();
+    w.file = std::make_unique<FileSend>(FileSend{fd, offset, count, result, fallback});
+    read_watch_.stop();  // as asyncio: no reading while the file goes out (reading_ is kept)
+    if (!write_pending() && pump_file()) return result;  // all sent (or failed) at once
+    if (sending_file()) start_write_watch();
+    return result;
+}
+
+bool StreamTransport::pump_file() noexcept {
+    // At most this much per turn, so one fast reader cannot keep the loop to itself.
+    constexpr std::uint64_t per_turn = 2 * 1024 * 1024;
+    FileSend& f = *w_->file;
+    std::uint64_t this_turn = 0;
+    for (;;) {
+        std::uint64_t want = f.count ? *f.count - f.sent : per_turn;
+        if (want == 0) {
+            end_file({}, nullptr);
+            return true;
+        }
+        if (this_turn >= per_turn) return false;  // the socket is still writable: next iteration
+        auto chunk = static_cast<std::size_t>(std::min(want, per_turn - this_turn));
+        auto at = static_cast<off_t>(f.offset + f.sent);
+        ssize_t n = ::sendfile(fd_, f.fd, &at, chunk);
+        if (n > 0) {
+            f.sent += static_cast<std::uint64_t>(n);
+            this_turn += static_cast<std::uint64_t>(n);
+            continue;
+        }
+        if (n == 0) {  // end of file: fewer bytes than asked, as asyncio reports them
+            end_file({}, nullptr);
+            return true;
+        }
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) return false;
+        if (err == EINTR) continue;
+        if ((err == EINVAL || err == ENOSYS) && f.sent == 0) {  // this file cannot be sent with sendfile(2)
+            fall_back();
+            return true;
+        }
+        fatal_error(std::error_code(err, std::system_category()));  // ends the file with the error
+        return true;
+    }
+}
+
+void StreamTransport::fall_back() noexcept {
+    std::unique_ptr<FileSend> f = std::move(w_->file);
+    if (w_->buf.empty()) w_->watch.stop();
+    if (!closing_ && reading_ && !eof_received_) start_reading();
+    try {
+        if (!f->fallback) {
+            f->result.set_error(make_error_code(errc::sendfile_not_available),
+                                "sendfile of fd " + std::to_string(f->fd) + ": sendfile(2) refused the file");
+            return;
+        }
+        Future<std::uint64_t> result = f->result;
+        Future<std::uint64_t> slow = sendfile_fallback(f->fd, f->offset, f->count);
+        slow.add_done_callback([result](Future<std::uint64_t>& done) mutable {
+            if (result.done()) return;
+            try {
+                result.set_result(done.result());
+            } catch (...) {
+                result.set_exception(std::current_exception());
+            }
+        });
+    } catch (...) {
+        if (!f->result.done()) f->result.set_exception(std::current_exception());
+    }
+}
+
+void StreamTransport::end_file(std::error_code ec, const char* what) noexcept {
+    std::unique_ptr<FileSend> f = std::move(w_->file);
+    if (w_->buf.empty()) w_->watch.stop();
+    if (!closing_ && reading_ && !eof_received_) start_reading();
+    if (f->result.done()) return;  // cancelled by its owner: the bytes went anyway
+    try {
+        if (!ec) {
+            f->result.set_result(f->sent);
+        } else {
+            f->result.set_error(ec, "sendfile of fd " + std::to_string(f->fd) + " to " + describe() + ": " + what +
+                                        " after " + std::to_string(f->sent) + " bytes");
+        }
+    } catch (...) {
+        f->result.set_error(ec, what);
     }
 }
 
@@ -285,6 +386,7 @@ void StreamTransport::close() {
     if (closing_) return;
     closing_ = true;
     read_watch_.stop();
+    if (sending_file()) end_file(make_error_code(errc::transport_closed), "the transport was closed");
     if (!write_pending()) schedule_connection_lost({});
 }
 
@@ -303,6 +405,8 @@ void StreamTransport::force_close(std::error_code ec, bool reset) noexcept {
     if (lost_scheduled_) return;
     closing_ = true;
     read_watch_.stop();
+    if (sending_file())
+        end_file(ec ? ec : make_error_code(errc::transport_closed), ec ? "the connection failed" : "the transport was aborted");
     if (w_) {
         w_->watch.stop();
         w_->buf.clear();

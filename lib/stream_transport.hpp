@@ -53,6 +53,10 @@ public:
 
     void close_for_loop() noexcept override;
 
+protected:
+    Future<std::uint64_t> do_sendfile(int fd, std::uint64_t offset, std::optional<std::uint64_t> count,
+                                      bool fallback) override;
+
 private:
     StreamTransport(LoopImpl& loop, int fd, std::unique_ptr<Protocol> protocol, ServerImpl* server);
     ~StreamTransport() override;
@@ -83,12 +87,30 @@ private:
     /// set_write_buffer_limits); its event by the first wait for writability. Connections that
     /// never fill their socket buffer, idle ones above all, do without the write event, its
     /// callback node and the buffer: ~300 of the ~800 bytes an idle connection cost with them.
+    /// A sendfile() in progress: sent with sendfile(2) whenever the socket is writable, once
+    /// the buffer before it has gone.
+    struct FileSend {
+        int fd;
+        std::uint64_t offset;
+        std::optional<std::uint64_t> count;
+        Future<std::uint64_t> result;
+        bool fallback;
+        std::uint64_t sent = 0;
+    };
     struct WriteSide {
         IoWatcher watch;  // empty until needed
         WriteBuffer buf;
         WriteBufferLimits limits;
+        std::unique_ptr<FileSend> file;
     };
     WriteSide& write_side();
+    bool sending_file() const noexcept { return w_ && w_->file; }
+    /// Sends the file until the socket is full; false when it has to wait for writability.
+    bool pump_file() noexcept;
+    /// Ends the sendfile: reading as before, then the future resolves (ec empty) or fails.
+    void end_file(std::error_code ec, const char* what) noexcept;
+    /// sendfile(2) refused the file before a byte went: the portable path takes it over.
+    void fall_back() noexcept;
 
     // Ordered for size (128-byte allocations with the bases): the flags share fd_'s word.
     LoopImpl& loop_;

@@ -41,6 +41,7 @@ enum class errc {
     queue_full,       ///< QueueFull (coro/queue.hpp)
     queue_shut_down,  ///< QueueShutDown (coro/queue.hpp)
     datagram_truncated,  ///< an inbound datagram was larger than the receive buffer (not delivered)
+    sendfile_not_available,  ///< Transport::sendfile with fallback=false on a transport without sendfile(2)
 };
 
 }  // namespace bulb

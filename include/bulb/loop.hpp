@@ -236,6 +236,12 @@ public:
     /// The same, with no host name (a server, or a client context that does not check names).
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side);
 
+    /// asyncio's loop.sendfile: `transport.sendfile(fd, offset, count, fallback)` (see
+    /// <bulb/transport.hpp> for the rules). Defined in lib/sendfile.cpp.
+    BULB_RESULT Future<std::uint64_t> sendfile(Transport& transport, int fd, std::uint64_t offset = 0,
+                                               std::optional<std::uint64_t> count = std::nullopt,
+                                               bool fallback = true);
+
     // --- pipes (defined in lib/pipe_transport.cpp; see <bulb/pipe.hpp>) -------------------
     /// Wraps the read end of a pipe, FIFO, socket or character device; the transport owns `fd`.
     /// Throws std::invalid_argument for a regular file or directory (epoll cannot watch them).

@@ -12,10 +12,12 @@
 #include <bulb/address.hpp>
 #include <bulb/bytes.hpp>
 #include <bulb/config.hpp>
+#include <bulb/future.hpp>
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -55,6 +57,20 @@ public:
     virtual bool can_write_eof() const noexcept = 0;
     /// Writes dropped because the transport was closing or lost.
     virtual std::size_t get_dropped_writes() const noexcept = 0;
+    /// Sends `count` bytes (std::nullopt: up to end of file) of the regular file `fd` from
+    /// `offset`, after what is already buffered (asyncio's loop.sendfile). The future resolves
+    /// with the bytes sent (fewer than `count` only when the file ended first); it fails with the
+    /// OS error, or errc::transport_closed when the connection was closed, aborted or lost midway.
+    /// TCP/Unix transports use sendfile(2); others (TLS) pread + write with flow control, unless
+    /// `fallback` is false: then the future fails with errc::sendfile_not_available. Reading is
+    /// paused meanwhile, and write() throws InvalidStateError; close() waits for the file.
+    /// Unlike asyncio, `fd`'s file position is neither used nor moved (pread semantics: one
+    /// descriptor can feed many sends); keep it open until the future is done. Throws
+    /// InvalidStateError when closing, after write_eof() or during another sendfile, and
+    /// std::invalid_argument (naming the fd) when `fd` is not a regular file. Loop thread only;
+    /// cancelling the future does not stop the transfer.
+    Future<std::uint64_t> sendfile(int fd, std::uint64_t offset = 0, std::optional<std::uint64_t> count = std::nullopt,
+                                   bool fallback = true);
 
     // --- closing ---------------------------------------------------------------------------
     /// Stops reading, sends what is buffered, then closes; connection_lost() follows from the loop
@@ -113,6 +129,14 @@ public:
     virtual std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) = 0;
     /// The current protocol; null once connection_lost() has returned.
     virtual Protocol* get_protocol() const noexcept = 0;
+
+protected:
+    /// sendfile() after its checks: the zero-copy path of transports that
+    /// have one. The default is the pread + write fallback (or sendfile_not_available).
+    virtual Future<std::uint64_t> do_sendfile(int fd, std::uint64_t offset, std::optional<std::uint64_t> count,
+                                              bool fallback);
+    /// The pread + write fallback, for transports whose zero-copy path cannot be used.
+    Future<std::uint64_t> sendfile_fallback(int fd, std::uint64_t offset, std::optional<std::uint64_t> count);
 };
 
 /// The owning handle users keep to a transport.

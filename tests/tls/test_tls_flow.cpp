@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include <unistd.h>
+
 using namespace bulb_tls_test;
 
 TEST_SUITE("tls") {
@@ -71,6 +73,36 @@ TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_w
     CHECK(run_until([&] { return r->lost && sr->lost; }));
     CHECK(!r->ec);
     CHECK(!sr->ec);
+}
+
+TEST_CASE_FIXTURE(Fixture, "sendfile over TLS: the pread + write fallback, flow-controlled; fallback=false refuses") {
+    constexpr std::size_t size = 8u << 20;
+    const std::string content = random_bytes(size, 7);
+    char name[] = "/tmp/bulb_tls_sendfile_XXXXXX";
+    int fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    ::unlink(name);
+    REQUIRE(::pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()));
+    auto sr = std::make_shared<Record>();
+    bulb::Server server = tls_server(sr, server_ctx(), false);
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.create_connection(factory(r), "127.0.0.1", server.sockets().at(0).port(),
+                                            tls_connect(client_ctx())));
+    REQUIRE(run_until([&] { return sr->made; }));
+    bulb::Transport* t = sr->transport;
+    auto refused = settle(t->sendfile(fd, 0, 10, false));
+    CHECK_THROWS_AS(refused.result(), bulb::Error);
+    bulb::Future<std::uint64_t> f = loop.sendfile(*t, fd, 100, size - 100);
+    CHECK(t->get_protocol() != nullptr);
+    CHECK(wait(f, std::chrono::milliseconds(60000)) == size - 100);
+    CHECK(dynamic_cast<Recorder*>(t->get_protocol()) != nullptr);  // the application's protocol is back
+    t->write(std::string_view("!"));
+    REQUIRE(run_until([&] { return r->received == size - 100 + 1; }, std::chrono::milliseconds(60000)));
+    CHECK(r->data == content.substr(100) + "!");
+    CHECK(sr->pauses == sr->resumes);  // the application was told nothing it was not told back
+    ::close(fd);
+    conn.transport->close();
+    CHECK(run_until([&] { return r->lost && sr->lost; }));
 }
 
 }  // TEST_SUITE

@@ -67,9 +67,19 @@ public:
             ex->gone_ = true;
             auto drain = std::move(ex->on_drain_);
             auto close = std::move(ex->on_close_);
+            release_callbacks(*ex);
             if (drain) drain();
             if (close) close();
         }
+    }
+
+    /// The exchange is over: its callbacks go now. A handler's callback often holds the
+    /// exchange (shared_from_this()), and kept on the exchange that would be a cycle, leaked.
+    static void release_callbacks(Exchange& ex) noexcept {
+        ex.on_body_ = nullptr;
+        ex.on_end_ = nullptr;
+        ex.on_drain_ = nullptr;
+        ex.on_close_ = nullptr;
     }
     void pause_writing() override { writing_paused_ = true; }
     void resume_writing() override {
@@ -192,7 +202,10 @@ private:
     }
 
     void exchange_done() {
-        if (exchange_) exchange_->connection_ = nullptr;
+        if (exchange_) {
+            exchange_->connection_ = nullptr;
+            release_callbacks(*exchange_);
+        }
         exchange_.reset();
         if (parser_.upgrade_pending()) parser_.refuse_upgrade();
         if (state_->shutting_down && transport_) transport_->close();

@@ -234,8 +234,29 @@ void StaticFiles::serve(Exchange& ex) const {
         }
     }
     ex.write_head(status, headers, pump->remaining);
-    if (rq.method == "HEAD") pump->remaining = 0;
-    pump->pump();
+    if (rq.method == "HEAD" || pump->remaining == 0 || ex.connection_gone()) {
+        pump->remaining = 0;
+        pump->pump();
+        return;
+    }
+    // The body with Transport::sendfile: sendfile(2) on TCP, the flow-controlled fallback on
+    // TLS. The pump owns the descriptor until the transfer is over.
+    std::uint64_t want = pump->remaining;
+    Future<std::uint64_t> sent = ex.transport().sendfile(pump->fd, pump->offset, want);
+    sent.add_done_callback([pump, want](Future<std::uint64_t>& f) {
+        bool complete = false;
+        try {
+            complete = f.result() == want;
+        } catch (const std::exception&) {  // the connection failed or went: it is already closing
+        }
+        std::shared_ptr<Exchange> ex = pump->ex;
+        if (ex->connection_gone()) return;
+        if (!complete) {  // the file shrank under us: the promised length cannot be met
+            ex->transport().abort();
+            return;
+        }
+        ex->finish();
+    });
 }
 
 }  // namespace bulb::http

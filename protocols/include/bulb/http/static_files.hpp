@@ -14,8 +14,8 @@
 
 namespace bulb::http {
 
-/// Serves files under one directory. The body is read with pread in pieces as the transport
-/// drains (flow control: at most one piece beyond the high-water mark is buffered).
+/// Serves files under one directory. The body goes out with Transport::sendfile (sendfile(2)
+/// on TCP; on TLS pread + write as the transport drains).
 /// Refused with 404: "..", "." segments (also %-encoded: %2e%2e), NUL bytes (%00), backslashes,
 /// symlinks that resolve outside the root, anything that is not a regular file (directories
 /// give 404: there is no index). Loop thread only; cheap to copy.
