@@ -125,11 +125,13 @@ public:
     bool try_set_result(U&& v) {
         return finish(Status::finished, [&] { s_->value.emplace(std::forward<U>(v)); });
     }
+    /// try_set_result() for ConcurrentFuture<void>.
     bool try_set_result()
         requires std::is_void_v<T>
     {
         return finish(Status::finished, [&] { s_->value.emplace(); });
     }
+    /// Fails the future with `e` unless it is already done; false if it was. Thread-safe.
     bool try_set_exception(std::exception_ptr e) {
         if (!e) throw std::invalid_argument("ConcurrentFuture::set_exception: null exception");
         return finish(Status::finished, [&] { s_->error = std::move(e); });

@@ -25,6 +25,7 @@ public:
         what_ = message_ + " (" + std::to_string(exceptions_.size()) +
                 (exceptions_.size() == 1 ? " sub-exception)" : " sub-exceptions)");
     }
+    /// The message with the count of sub-exceptions.
     const char* what() const noexcept override { return what_.c_str(); }
     /// The message alone (Python's .message).
     const std::string& message() const noexcept { return message_; }

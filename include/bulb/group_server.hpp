@@ -34,6 +34,7 @@ enum class GroupBalance {
 struct GroupServerOptions {
     /// Options of each loop's server (reuse_port is set by the reuse_port mode itself).
     ServerOptions server{};
+    /// How connections are spread over the loops (default: a SO_REUSEPORT listener per loop).
     GroupBalance balance = GroupBalance::reuse_port;
 };
 
@@ -80,6 +81,7 @@ public:
     LoopGroup& group() const noexcept;
 
     struct State;
+    /// Internal: made by create_server().
     explicit GroupServer(std::shared_ptr<State> state) noexcept : s_(std::move(state)) {}
 
 private:
@@ -91,6 +93,7 @@ private:
 BULB_API GroupServer create_server(LoopGroup& group, std::function<std::unique_ptr<Protocol>()> factory,
                                    std::optional<std::string> host, std::uint16_t port,
                                    const GroupServerOptions& options);
+/// create_server() with default options (one SO_REUSEPORT listener per loop).
 BULB_API GroupServer create_server(LoopGroup& group, std::function<std::unique_ptr<Protocol>()> factory,
                                    std::optional<std::string> host, std::uint16_t port);
 

@@ -123,6 +123,7 @@ public:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
     LoopGroup();
+    /// A group shaped by `options` (loop count, pinning); loops start with start() or run().
     explicit LoopGroup(const LoopGroupOptions& options);
     /// close()s the group (stops, joins, closes every loop).
     ~LoopGroup();
@@ -216,6 +217,7 @@ public:
 
     /// Messages sent so far in batches, and the batches (wake-ups at most) they took. Thread-safe.
     std::uint64_t messages_batched() const noexcept;
+    /// The batches those messages took (each at most one wake-up). Thread-safe.
     std::uint64_t batches_sent() const noexcept;
 
 private:

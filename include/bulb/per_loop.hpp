@@ -24,6 +24,7 @@ template <class T>
 class PerLoop {
 public:
     template <class Make>
+    /// One instance per loop of `group`, made by make(loop_index) on the calling thread.
     PerLoop(LoopGroup& group, Make make) : group_(&group) {
         for (std::size_t i = 0; i < group.size(); ++i) slots_.push_back(std::make_unique<Slot>(make(i)));
     }
@@ -58,6 +59,7 @@ private:
 /// cache line (one writer: no atomic read-modify-write, no lock); total() sums from any thread.
 class PerLoopCounter {
 public:
+    /// A counter with one cell per loop of `group`, all zero.
     explicit PerLoopCounter(LoopGroup& group) : group_(&group), cells_(group.size()) {}
     /// Adds `n` to the calling loop's count; InvalidStateError off the group's threads.
     void add(std::uint64_t n = 1) {

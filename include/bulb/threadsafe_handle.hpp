@@ -26,6 +26,7 @@ struct ThreadsafeCallbackState {
 class ThreadsafeHandle {
 public:
     ThreadsafeHandle() noexcept = default;
+    /// Internal: made by call_soon_threadsafe().
     explicit ThreadsafeHandle(std::shared_ptr<detail::ThreadsafeCallbackState> s) noexcept : s_(std::move(s)) {}
 
     /// Cancels the callback unless it already started. Idempotent; any thread.

@@ -18,6 +18,7 @@ namespace bulb {
 template <class T>
 class Outcome {
 public:
+    /// The result type (std::monostate for void).
     using value_type = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
     /// A successful outcome.
@@ -36,6 +37,7 @@ public:
         if (has_exception()) std::rethrow_exception(std::get<1>(v_));
         return std::get<0>(v_);
     }
+    /// value() moved out of an rvalue Outcome.
     value_type&& value() && { return std::move(value()); }
     /// The exception, or nullptr for a value.
     std::exception_ptr exception() const noexcept { return has_exception() ? std::get<1>(v_) : nullptr; }

@@ -25,7 +25,9 @@ class BULB_API FrameBuffer {
 public:
     /// An empty buffer. Movable (the moved-from buffer is left empty), not copyable.
     FrameBuffer() noexcept = default;
+    /// Takes `other`'s bytes; `other` is left empty.
     FrameBuffer(FrameBuffer&& other) noexcept;
+    /// Takes `other`'s bytes; `other` is left empty.
     FrameBuffer& operator=(FrameBuffer&& other) noexcept;
     FrameBuffer(const FrameBuffer&) = delete;
     FrameBuffer& operator=(const FrameBuffer&) = delete;

@@ -51,7 +51,7 @@ public:
     /// The options in use.
     const Options& options() const noexcept { return options_; }
     /// The most bytes decode() needs buffered before it frames or rejects a line (max_length,
-    /// a '\r', the delimiter, one more byte); the adapters shape their buffers by it.
+    /// a CR, the delimiter, one more byte); the adapters shape their buffers by it.
     std::size_t buffer_limit() const noexcept {
         std::size_t extra = options_.delimiter.size() + 2;
         return options_.max_length > static_cast<std::size_t>(-1) - extra ? 0 : options_.max_length + extra;
