@@ -60,6 +60,25 @@ struct BatchBuffers {
     ~BatchBuffers() { std::free(data); }
 };
 
+// Replies sent from datagram_received while a batch of several is delivered: copied here and sent
+// together with one sendmmsg when the batch ends, so a busy server makes two system calls per
+// batch instead of one per reply. Per thread, like BatchBuffers: one batch is open at a time.
+constexpr std::size_t kMaxReplies = 64;
+struct ReplyBuffers {
+    std::vector<std::byte> bytes;
+    std::size_t offset[kMaxReplies];
+    std::size_t size[kMaxReplies];
+    SocketAddress addr[kMaxReplies];  // AF_UNSPEC: the connected peer
+    mmsghdr msgs[kMaxReplies];
+    iovec iov[kMaxReplies];
+    std::size_t count = 0;
+};
+
+ReplyBuffers& reply_buffers() {
+    thread_local ReplyBuffers r;
+    return r;
+}
+
 BatchBuffers& batch_buffers() {
     thread_local BatchBuffers b;
     if (!b.data) {
@@ -175,12 +194,14 @@ void UdpTransport::receive_batch() noexcept {
         if (!would_block(errno)) report_error(last_error(), remote_);
         return;
     }
+    in_batch_ = n > 1;
     for (int i = 0; i < n; ++i) {
         const msghdr& h = b->msgs[i].msg_hdr;
         SocketAddress from(static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
         ByteView data(b->data + static_cast<std::size_t>(i) * kSlot, b->msgs[i].msg_len);
-        if (!deliver(data, from, (h.msg_flags & MSG_TRUNC) != 0)) return;
+        if (!deliver(data, from, (h.msg_flags & MSG_TRUNC) != 0)) break;
     }
+    flush_replies();
 }
 
 void UdpTransport::receive_one() noexcept {
@@ -256,6 +277,24 @@ void UdpTransport::sendto(ByteView data, const SocketAddress& addr) {
         schedule_error(std::make_error_code(std::errc::message_size), dest);
         return;
     }
+    if (in_batch_) {
+        // Inside a batch of several: defer the reply (see ReplyBuffers). Never past a queued
+        // datagram, so the order of datagrams stays the order of the calls.
+        ReplyBuffers& r = reply_buffers();
+        if (r.count == kMaxReplies) {
+            flush_replies();
+            in_batch_ = !lost_scheduled_;
+        }
+        if (in_batch_ && (!s_ || s_->queue.empty())) {
+            std::size_t at = r.bytes.size();
+            r.bytes.insert(r.bytes.end(), data.begin(), data.end());
+            r.offset[r.count] = at;
+            r.size[r.count] = data.size();
+            r.addr[r.count] = to_peer ? SocketAddress() : addr;
+            ++r.count;
+            return;
+        }
+    }
     if (!s_ || s_->queue.empty()) {
         ssize_t n = to_peer ? ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL)
                             : ::sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, addr.data(), addr.size());
@@ -266,6 +305,46 @@ void UdpTransport::sendto(ByteView data, const SocketAddress& addr) {
         }
     }
     queue_datagram(data, to_peer ? SocketAddress() : addr);
+}
+
+void UdpTransport::flush_replies() noexcept {
+    if (!in_batch_) return;
+    in_batch_ = false;
+    ReplyBuffers& r = reply_buffers();
+    std::size_t count = r.count, done = 0;
+    r.count = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        r.iov[i] = {r.bytes.data() + r.offset[i], r.size[i]};
+        msghdr& h = r.msgs[i].msg_hdr;
+        h = msghdr{};
+        if (r.addr[i].family() != AF_UNSPEC) {
+            h.msg_name = const_cast<sockaddr*>(r.addr[i].data());
+            h.msg_namelen = r.addr[i].size();
+        }
+        h.msg_iov = &r.iov[i];
+        h.msg_iovlen = 1;
+    }
+    while (done < count && fd_ >= 0) {
+        int n = ::sendmmsg(fd_, r.msgs + done, static_cast<unsigned>(count - done), MSG_NOSIGNAL);
+        if (n > 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && would_block(errno)) break;
+        // The first datagram of the rest failed on its own: report it, go on with the others.
+        const SocketAddress& a = r.addr[done];
+        schedule_error(n < 0 ? last_error() : std::make_error_code(std::errc::io_error),
+                       a.family() == AF_UNSPEC ? remote_ : a);
+        ++done;
+    }
+    try {
+        // What the socket did not take waits in the queue, in order, as any refused send does.
+        for (; done < count && fd_ >= 0 && !lost_scheduled_; ++done)
+            queue_datagram(ByteView(r.bytes.data() + r.offset[done], r.size[done]), r.addr[done]);
+    } catch (...) {
+        force_close(std::make_error_code(std::errc::not_enough_memory));
+    }
+    r.bytes.clear();
 }
 
 void UdpTransport::queue_datagram(ByteView data, const SocketAddress& addr) {
@@ -361,6 +440,7 @@ void UdpTransport::maybe_resume_protocol() noexcept {
 // --- closing --------------------------------------------------------------------------------
 
 void UdpTransport::close() {
+    flush_replies();  // replies of the batch being delivered go out first, as sent ones would
     if (closing_) return;
     closing_ = true;
     read_watch_.stop();
@@ -376,6 +456,7 @@ void UdpTransport::close_for_loop() noexcept {
 }
 
 void UdpTransport::force_close(std::error_code ec) noexcept {
+    flush_replies();
     if (lost_scheduled_) return;
     closing_ = true;
     read_watch_.stop();

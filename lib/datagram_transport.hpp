@@ -69,6 +69,8 @@ private:
     /// Delivers one received datagram (or its truncation); false when the endpoint began closing.
     bool deliver(ByteView data, const SocketAddress& from, bool truncated) noexcept;
     void on_writable() noexcept;
+    /// Sends the replies deferred during a receive batch with sendmmsg (see sendto).
+    void flush_replies() noexcept;
     void queue_datagram(ByteView data, const SocketAddress& addr);
     bool start_write_watch() noexcept;
     void report_error(std::error_code ec, const SocketAddress& addr) noexcept;
@@ -108,6 +110,7 @@ private:
     std::size_t dropped_writes_ = 0;
     std::size_t truncated_ = 0;
     unsigned single_left_ = 0;  // wake-ups still read with recvmsg (see receive_batch)
+    bool in_batch_ = false;     // delivering a recvmmsg batch of several: sends are deferred
     SocketAddress remote_;
     std::unique_ptr<BoundUnixFile> unix_file_;
 };
