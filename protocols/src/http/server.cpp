@@ -121,7 +121,9 @@ public:
         if (ex.request_done_) {
             schedule_process();  // the next pipelined request, outside the handler's call
         } else {
-            ex.on_body_ = nullptr;  // answered before the body came: the rest is read and dropped
+            // Answered before the body came: the rest is read and dropped. This may run inside
+            // on_body, whose callable deliver_body() holds outside the exchange meanwhile.
+            ex.on_body_ = nullptr;
         }
     }
     /// Shutdown: a connection between requests closes now; one in a request after its response.
@@ -170,12 +172,22 @@ private:
             if (auto* head = std::get_if<RequestHead>(&*event)) {
                 start_exchange(std::move(*head));
             } else if (auto* part = std::get_if<BodyPart>(&*event)) {
-                if (exchange_ && exchange_->on_body_) call_user([&] { exchange_->on_body_(part->data); });
+                if (exchange_ && exchange_->on_body_ && !exchange_->finished_) deliver_body(part->data);
             } else if (auto* end = std::get_if<MessageEnd>(&*event)) {
                 end_request(end->trailers);
             }
         }
         arm_timer();
+    }
+
+    // The callable is moved out while it runs: finishing the response or setting another
+    // on_body from inside it would otherwise destroy the running lambda and its captures.
+    void deliver_body(std::string_view piece) {
+        std::shared_ptr<Exchange> ex = exchange_;
+        UniqueFunction<void(std::string_view)> fn = std::move(ex->on_body_);
+        call_user([&] { fn(piece); });
+        // Kept unless replaced meanwhile, or the exchange finished (the rest is dropped) or ended.
+        if (!ex->on_body_ && !ex->finished_ && exchange_ == ex) ex->on_body_ = std::move(fn);
     }
 
     void start_exchange(RequestHead head) {
