@@ -4,6 +4,8 @@
 // response head ordered before a sendfile body.
 #include "../support/loop_fixture.hpp"
 
+#include "parse_support.hpp"
+
 #include <bulb/http/server.hpp>
 
 #include <doctest/doctest.h>
@@ -19,7 +21,11 @@ using bulb::http::Exchange;
 struct Client : bulb::Protocol {
     std::shared_ptr<std::string> got = std::make_shared<std::string>();
     std::shared_ptr<bool> lost = std::make_shared<bool>(false);
-    void data_received(bulb::ByteView data) override { got->append(bulb::as_string_view(data)); }
+    std::shared_ptr<std::vector<std::size_t>> reads = std::make_shared<std::vector<std::size_t>>();
+    void data_received(bulb::ByteView data) override {
+        got->append(bulb::as_string_view(data));
+        reads->push_back(data.size());
+    }
     void connection_lost(std::error_code) override { *lost = true; }
 };
 
@@ -37,10 +43,11 @@ struct Harness {
         bulb::TransportPtr transport;
         std::shared_ptr<std::string> got;
         std::shared_ptr<bool> lost;
+        std::shared_ptr<std::vector<std::size_t>> reads;
     };
     Peer connect() {
         auto client = std::make_unique<Client>();
-        Peer p{nullptr, client->got, client->lost};
+        Peer p{nullptr, client->got, client->lost, client->reads};
         auto c = loop.run_until_complete(loop.create_connection(
             [&client]() -> std::unique_ptr<bulb::Protocol> { return std::move(client); }, "127.0.0.1", port));
         p.transport = c.transport;
@@ -108,5 +115,69 @@ TEST_CASE("on_body replaced from inside itself: the new callback gets the follow
     peer.transport->write("def");
     REQUIRE(run_until(h.loop, [&] { return peer.got->find("1:abc|def") != std::string::npos; }));
     current.reset();
+    peer.transport->close();
+}
+
+TEST_CASE("pipelined answers given inside the read leave in one write") {
+    Harness h;
+    h.start([&](Exchange& ex) { ex.respond(200, std::string(ex.request().path())); });
+    auto peer = h.connect();
+    std::string batch;
+    for (int i = 0; i < 5; ++i) batch += "GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    peer.transport->write(batch);
+    REQUIRE(run_until(h.loop, [&] { return count(*peer.got, "HTTP/1.1 200") == 5; }));
+    // One send of the five answers: the first read has them all (five sends would arrive as
+    // several reads whenever the client wakes up between them).
+    REQUIRE(!peer.reads->empty());
+    CHECK(peer.reads->front() == peer.got->size());
+    CHECK(peer.got->find("/r0") < peer.got->find("/r4"));
+    peer.transport->close();
+}
+
+TEST_CASE("responses carry a Date field (IMF-fixdate) unless the handler gives one") {
+    Harness h;
+    h.start([&](Exchange& ex) {
+        if (ex.request().path() == "/own") return ex.respond(200, "own", "text/plain", {{"Date", "mine"}});
+        ex.respond(200, "ok");
+    });
+    auto peer = h.connect();
+    peer.transport->write("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /own HTTP/1.1\r\nHost: a\r\n\r\n");
+    REQUIRE(run_until(h.loop, [&] { return count(*peer.got, "HTTP/1.1 200") == 2; }));
+    std::string first = peer.got->substr(0, peer.got->find("\r\n\r\n"));
+    std::size_t at = first.find("\r\nDate: ");
+    REQUIRE(at != std::string::npos);
+    std::string date = first.substr(at + 8, first.find("\r\n", at + 2) - at - 8);
+    CHECK(date.size() == 29);  // "Sun, 06 Nov 1994 08:49:37 GMT"
+    std::tm tm{};
+    const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    CHECK((end != nullptr && *end == '\0'));
+    std::string second = peer.got->substr(peer.got->find("HTTP/1.1 200", 1));
+    CHECK(count(second, "Date:") == 1);
+    CHECK(second.find("Date: mine\r\n") != std::string::npos);
+    peer.transport->close();
+}
+
+TEST_CASE("a chunked answer mixing small and big pieces, inside the read and later, arrives in order") {
+    Harness h;
+    const std::string big(100000, 'b');
+    h.start([&](Exchange& ex) {
+        ex.write_head(200);
+        ex.write("small1-");
+        ex.write(big);
+        ex.write("-small2");
+        std::shared_ptr<Exchange> keep = ex.shared_from_this();
+        h.loop.call_soon([keep, &big] {  // the rest outside the read: sent at once
+            keep->write("-later");
+            keep->write(big);
+            keep->finish();
+        });
+    });
+    auto peer = h.connect();
+    peer.transport->write("GET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+    REQUIRE(run_until(h.loop, [&] { return peer.got->find("\r\n0\r\n\r\n") != std::string::npos; }));
+    auto log = bulb_test::parse_log(bulb::http::ResponseParser(), *peer.got, {}, false);
+    REQUIRE(log.size() >= 3);
+    CHECK(log[0].rfind("HEAD 200 OK 1.1", 0) == 0);
+    CHECK(log[1] == "BODY small1-" + big + "-small2-later" + big);
     peer.transport->close();
 }
