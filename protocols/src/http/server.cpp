@@ -5,10 +5,54 @@
 
 #include <bulb/error.hpp>
 
+#include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <unordered_set>
 
 namespace bulb::http {
+
+namespace {
+
+// Responses gather in the connection's output buffer while a batch of requests is processed
+// (one write per batch, as pipelined clients send them); a body piece at least this big goes out
+// with what is gathered in one writev instead of being copied.
+constexpr std::size_t gather_limit = 16 * 1024;
+
+template <class Int>
+void append_number(std::string& out, Int n) {
+    char text[24];
+    auto [end, ec] = std::to_chars(text, text + sizeof text, n);
+    out.append(text, static_cast<std::size_t>(end - text));
+}
+
+// "Date: Sat, 05 Dec 2026 03:09:12 GMT\r\n" (RFC 9110 6.6.1, IMF-fixdate), formatted once per
+// second per thread, as nginx does. English names whatever the locale (no strftime).
+std::string_view date_field() {
+    struct Cache {
+        std::time_t second = -1;
+        char text[64];
+        std::size_t size = 0;
+    };
+    thread_local Cache cache;
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    if (now.tv_sec != cache.second) {
+        static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::tm tm{};
+        ::gmtime_r(&now.tv_sec, &tm);
+        int n = std::snprintf(cache.text, sizeof cache.text, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                              days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                              tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cache.size = n > 0 ? static_cast<std::size_t>(n) : 0;
+        cache.second = now.tv_sec;
+    }
+    return std::string_view(cache.text, cache.size);
+}
+
+}  // namespace
 
 struct Server::State {
     EventLoop* loop = nullptr;
@@ -57,6 +101,7 @@ public:
         return exchange_ && !exchange_->finished_;  // the response still goes out, then close
     }
     void connection_lost(std::error_code) override {
+        out_.clear();
         timer_.cancel();
         resume_.cancel();
         std::shared_ptr<Exchange> ex = std::move(exchange_);
@@ -95,8 +140,43 @@ public:
     bool writing_paused() const noexcept { return writing_paused_; }
     EventLoop& loop() const noexcept { return *state_->loop; }
 
+    /// Response bytes: gathered while a batch of requests is processed, sent at once otherwise.
     void write(std::string_view bytes) {
-        if (transport_ && !transport_->is_closing()) transport_->write(bytes);
+        if (!transport_ || transport_->is_closing()) return;
+        out_ += bytes;
+        if (!corked_ || out_.size() >= gather_limit) flush();
+    }
+    /// A body piece (between a chunk's size line and CRLF): small ones are gathered; big ones
+    /// leave at once with what is gathered before them, in one writev, uncopied.
+    void write_body(std::string_view prefix, std::string_view body, std::string_view suffix) {
+        if (!transport_ || transport_->is_closing()) return;
+        out_ += prefix;
+        if (body.size() < gather_limit) {
+            out_ += body;
+            write(suffix);
+            return;
+        }
+        ByteView parts[] = {as_bytes(out_), as_bytes(body), as_bytes(suffix)};
+        transport_->writelines(parts);  // (before clear(): it writes the terminating NUL over byte 0)
+        out_.clear();
+    }
+    /// Hands what is gathered to the transport.
+    void flush() {
+        if (out_.empty()) return;
+        if (transport_ && !transport_->is_closing()) transport_->write(out_);
+        out_.clear();
+    }
+    /// Sends the gathered bytes unless a batch is being processed (its end sends them).
+    void flush_unless_corked() {
+        if (!corked_) flush();
+    }
+    /// The response head, into the output buffer; `content_type` adds a Content-Type field.
+    void put_head(Exchange& ex, int status, const std::vector<Header>& headers, std::string_view content_type,
+                  std::optional<std::uint64_t> content_length);
+    /// Closes after the gathered bytes.
+    void close_transport() {
+        flush();
+        transport_->close();
     }
     /// Whether the connection carries another request after the current one.
     bool keep_alive(const Exchange& ex) const noexcept {
@@ -115,13 +195,15 @@ public:
     /// The response of the current exchange is complete.
     void response_finished(Exchange& ex, bool keep) {
         if (!keep) {
-            transport_->close();
+            close_transport();
             return;
         }
         if (ex.request_done_) {
             schedule_process();  // the next pipelined request, outside the handler's call
         } else {
-            ex.on_body_ = nullptr;  // answered before the body came: the rest is read and dropped
+            // Answered before the body came: the rest is read and dropped. This may run inside
+            // on_body, whose callable deliver_body() holds outside the exchange meanwhile.
+            ex.on_body_ = nullptr;
         }
     }
     /// Shutdown: a connection between requests closes now; one in a request after its response.
@@ -156,6 +238,7 @@ private:
     }
 
     void process() {
+        Cork cork(*this);  // the answers of this batch leave in one write, at its end
         for (;;) {
             if (exchange_ && exchange_->finished_ && exchange_->request_done_) exchange_done();
             if (!can_process()) break;
@@ -170,12 +253,22 @@ private:
             if (auto* head = std::get_if<RequestHead>(&*event)) {
                 start_exchange(std::move(*head));
             } else if (auto* part = std::get_if<BodyPart>(&*event)) {
-                if (exchange_ && exchange_->on_body_) call_user([&] { exchange_->on_body_(part->data); });
+                if (exchange_ && exchange_->on_body_ && !exchange_->finished_) deliver_body(part->data);
             } else if (auto* end = std::get_if<MessageEnd>(&*event)) {
                 end_request(end->trailers);
             }
         }
         arm_timer();
+    }
+
+    // The callable is moved out while it runs: finishing the response or setting another
+    // on_body from inside it would otherwise destroy the running lambda and its captures.
+    void deliver_body(std::string_view piece) {
+        std::shared_ptr<Exchange> ex = exchange_;
+        UniqueFunction<void(std::string_view)> fn = std::move(ex->on_body_);
+        call_user([&] { fn(piece); });
+        // Kept unless replaced meanwhile, or the exchange finished (the rest is dropped) or ended.
+        if (!ex->on_body_ && !ex->finished_ && exchange_ == ex) ex->on_body_ = std::move(fn);
     }
 
     void start_exchange(RequestHead head) {
@@ -208,7 +301,7 @@ private:
         }
         exchange_.reset();
         if (parser_.upgrade_pending()) parser_.refuse_upgrade();
-        if (state_->shutting_down && transport_) transport_->close();
+        if (state_->shutting_down && transport_) close_transport();
     }
 
     // Runs user code; an exception gets a 500 (or an abort once a head went out).
@@ -222,12 +315,14 @@ private:
             if (exchange_ && !exchange_->head_written_) {
                 write_error(500, "internal server error\n");
             } else {
+                out_.clear();
                 transport_->abort();
             }
         }
     }
 
     void hand_over() {
+        flush();  // the 101 head goes before anything of the next protocol
         parser_.accept_upgrade();
         std::string rest(buffer_.view());
         buffer_.clear();
@@ -252,7 +347,7 @@ private:
     void parse_failed(const ParseError& e) {
         buffer_.clear();
         if (e.kind() == protocols::FrameError::Kind::truncated || (exchange_ && exchange_->head_written_)) {
-            transport_->close();
+            close_transport();
             return;
         }
         write_error(e.status(), std::string(e.what()) + "\n");
@@ -267,8 +362,26 @@ private:
             exchange_->connection_ = nullptr;
         }
         write(out);
-        transport_->close();
+        close_transport();
     }
+
+    // Corks the output for a batch of requests and sends it when the batch is over.
+    struct Cork {
+        ServerConnection& c;
+        bool was;
+        explicit Cork(ServerConnection& connection) : c(connection), was(connection.corked_) { c.corked_ = true; }
+        ~Cork() {
+            c.corked_ = was;
+            if (was) return;
+            try {
+                c.flush();
+            } catch (...) {  // a write refused (sendfile in progress): the handler's misuse
+                c.state_->loop->call_exception_handler(
+                    {"HTTP response bytes written during a sendfile", std::current_exception(), c.transport_});
+                c.out_.clear();
+            }
+        }
+    };
 
     enum class TimerKind { none, idle, header };
 
@@ -306,6 +419,8 @@ private:
     bool body_paused_ = false;
     bool writing_paused_ = false;
     bool upgraded_ = false;
+    bool corked_ = false;
+    std::string out_;  ///< response bytes gathered for one write (capacity kept between batches)
 };
 
 // ---- Exchange -------------------------------------------------------------------------------
@@ -318,55 +433,70 @@ void Exchange::resume_body() {
     if (connection_) connection_->body_paused(false);
 }
 
-Transport& Exchange::transport() const noexcept { return connection_->transport(); }
+Transport& Exchange::transport() const noexcept {
+    connection_->flush();  // what was written through the exchange goes first (a sendfile follows)
+    return connection_->transport();
+}
 
 bool Exchange::write_paused() const noexcept { return connection_ && connection_->writing_paused(); }
 
-void Exchange::write_head(int status, const std::vector<Header>& headers, std::optional<std::uint64_t> content_length) {
-    if (head_written_) throw InvalidStateError("write_head: the response head was already written");
-    head_written_ = true;
-    if (!connection_) return;
+void ServerConnection::put_head(Exchange& ex, int status, const std::vector<Header>& headers,
+                                std::string_view content_type, std::optional<std::uint64_t> content_length) {
     bool bodiless = status < 200 || status == 204 || status == 304;
-    keep_ = connection_->keep_alive(*this) && status != 101;
+    ex.keep_ = keep_alive(ex) && status != 101;
     bool says_close = false;
+    bool has_date = false;
     for (const auto& [name, value] : headers) {
         if (iequals(name, "connection") && list_has_token(value, "close")) says_close = true;
+        if (iequals(name, "date")) has_date = true;
     }
-    if (says_close) keep_ = false;
-    std::string out;
-    out.reserve(128);
+    if (says_close) ex.keep_ = false;
+    std::string& out = out_;
     out += "HTTP/1.1 ";
-    out += std::to_string(status);
+    append_number(out, status);
     out += ' ';
     out += reason_phrase(status);
     out += "\r\n";
+    if (!has_date) out += date_field();
     for (const auto& [name, value] : headers) {
         out += name;
         out += ": ";
         out += value;
         out += "\r\n";
     }
+    if (!content_type.empty()) {
+        out += "Content-Type: ";
+        out += content_type;
+        out += "\r\n";
+    }
     if (!bodiless) {
         if (content_length) {
             out += "Content-Length: ";
-            out += std::to_string(*content_length);
+            append_number(out, *content_length);
             out += "\r\n";
-        } else if (head_.version_minor >= 1) {
+        } else if (ex.head_.version_minor >= 1) {
             out += "Transfer-Encoding: chunked\r\n";
-            chunked_ = head_.method != "HEAD";
+            ex.chunked_ = ex.head_.method != "HEAD";
         } else {
-            keep_ = false;  // an HTTP/1.0 body of unknown length ends with the connection
+            ex.keep_ = false;  // an HTTP/1.0 body of unknown length ends with the connection
         }
     }
     if (status != 101 && !says_close) {
-        if (!keep_) {
+        if (!ex.keep_) {
             out += "Connection: close\r\n";
-        } else if (head_.version_minor == 0) {
+        } else if (ex.head_.version_minor == 0) {
             out += "Connection: keep-alive\r\n";
         }
     }
     out += "\r\n";
-    connection_->write(out);
+}
+
+void Exchange::write_head(int status, const std::vector<Header>& headers, std::optional<std::uint64_t> content_length) {
+    if (head_written_) throw InvalidStateError("write_head: the response head was already written");
+    head_written_ = true;
+    if (!connection_) return;
+    connection_->put_head(*this, status, headers, {}, content_length);
+    connection_->flush_unless_corked();
 }
 
 void Exchange::write(std::string_view data) {
@@ -374,17 +504,12 @@ void Exchange::write(std::string_view data) {
     if (finished_) throw InvalidStateError("write: the response is finished");
     if (!connection_ || data.empty() || head_.method == "HEAD") return;
     if (!chunked_) {
-        connection_->write(data);
+        connection_->write_body({}, data, {});
         return;
     }
     char size[24];
     int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    std::string out;
-    out.reserve(static_cast<std::size_t>(n) + data.size() + 2);
-    out.append(size, static_cast<std::size_t>(n));
-    out += data;
-    out += "\r\n";
-    connection_->write(out);
+    connection_->write_body(std::string_view(size, static_cast<std::size_t>(n)), data, "\r\n");
 }
 
 void Exchange::finish() {
@@ -393,12 +518,15 @@ void Exchange::finish() {
     finished_ = true;
     if (!connection_) return;
     if (chunked_) connection_->write("0\r\n\r\n");
+    connection_->flush_unless_corked();  // a head written by respond() without a body, say
     connection_->response_finished(*this, keep_);
 }
 
 void Exchange::respond(int status, std::string_view body, std::string_view content_type, std::vector<Header> headers) {
-    if (!content_type.empty()) headers.emplace_back("Content-Type", std::string(content_type));
-    write_head(status, headers, body.size());
+    // write_head + write + finish, with the head and the body in one write.
+    if (head_written_) throw InvalidStateError("write_head: the response head was already written");
+    head_written_ = true;
+    if (connection_) connection_->put_head(*this, status, headers, content_type, body.size());
     write(body);
     finish();
 }

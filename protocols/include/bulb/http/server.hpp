@@ -48,15 +48,17 @@ public:
     void resume_body();
 
     /// Starts the response. Without `content_length` the body is chunked (HTTP/1.1) or ends
-    /// with the connection (HTTP/1.0). Date-less; Connection: close is added when the
-    /// connection ends after it. Throws InvalidStateError when called twice.
+    /// with the connection (HTTP/1.0). A Date field is added unless `headers` has one, and
+    /// Connection: close when the connection ends after it. Throws InvalidStateError when
+    /// called twice. Written from the handler's call (or on_body/on_end), the bytes gather
+    /// with the other answers to the same read and leave in one write; otherwise at once.
     void write_head(int status, const std::vector<Header>& headers = {},
                     std::optional<std::uint64_t> content_length = std::nullopt);
     /// A piece of the response body (dropped for HEAD requests: only the head is sent).
     void write(std::string_view data);
     /// Ends the response. The next pipelined request is handled only after this.
     void finish();
-    /// write_head + write + finish with Content-Length.
+    /// write_head + write + finish with Content-Length, head and body in one write.
     void respond(int status, std::string_view body, std::string_view content_type = "text/plain",
                  std::vector<Header> headers = {});
     /// True after finish().
@@ -78,8 +80,8 @@ public:
     /// gets connection_made() and then the bytes that followed the request, inside this call.
     void accept_upgrade(std::unique_ptr<Protocol> protocol);
 
-    /// The transport (peer address, TLS details through get_extra_info). Only while
-    /// !connection_gone() and the exchange is not over.
+    /// The transport (peer address, TLS details through get_extra_info, sendfile). Only while
+    /// !connection_gone() and the exchange is not over. Sends what the exchange gathered first.
     Transport& transport() const noexcept;
 
 private:

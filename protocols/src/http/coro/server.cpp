@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Coroutine handlers on top of the callback server: body pieces queue in the Request (the
-// connection pauses above 64 KiB queued), each request's handler runs as its own task.
+// connection pauses above 64 KiB queued), each request's handler runs as its own task, started
+// eagerly.
 #include <bulb/http/coro/server.hpp>
 
 #include <bulb/error.hpp>
@@ -104,9 +105,7 @@ Task<void> run_handler(EventLoop* loop, std::shared_ptr<CoroHandler> handler, st
     }
     if (ex.connection_gone() || ex.head_written()) co_return;  // answered through the exchange
     if (!response.stream) {
-        ex.write_head(response.status, response.headers, response.body.size());
-        ex.write(response.body);
-        ex.finish();
+        ex.respond(response.status, response.body, {}, std::move(response.headers));  // one write
         co_return;
     }
     ex.write_head(response.status, response.headers, response.content_length);
@@ -129,7 +128,9 @@ Future<Server> serve(EventLoop& loop, CoroHandler handler, std::optional<std::st
         auto request = std::make_shared<Request>(ex.shared_from_this());
         RequestFeed::attach(request);
         Task<void> task = run_handler(l, shared, request);
-        create_task(*l, std::move(task));
+        // Eager: a handler that does not suspend answers inside this read, so its response
+        // gathers with the others of the batch, and no loop iteration is spent to start it.
+        create_eager_task(*l, std::move(task));
     };
     return Server::create(loop, std::move(on_request), std::move(host), port, settings, options);
 }

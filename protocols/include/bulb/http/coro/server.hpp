@@ -76,7 +76,8 @@ private:
 /// a 500 (or an aborted connection when a streamed response had started).
 using CoroHandler = UniqueFunction<Task<Response>(Request&)>;
 
-/// An http::Server whose requests each run `handler` as a task of `loop`.
+/// An http::Server whose requests each run `handler` as a task of `loop`, started eagerly: it
+/// runs inside the read that completed the request head up to its first suspension.
 BULB_API Future<Server> serve(EventLoop& loop, CoroHandler handler, std::optional<std::string> host,
                               std::uint16_t port, ServerSettings settings = {}, const ServerOptions& options = {});
 
