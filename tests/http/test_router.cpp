@@ -72,9 +72,11 @@ TEST_CASE("route patterns: literals, {name} captures one non-empty segment, {nam
     CHECK(match("/hello", "hello") == "-");
 
     // A miss leaves what an earlier match captured.
-    RouteParams params;
-    REQUIRE(RoutePattern("/u/{id}").match("/u/7", params));
-    CHECK_FALSE(RoutePattern("/u/{id}/{more}").match("/u/8/", params));
+    RouteParams params;  // its names point into the patterns: they outlive it
+    RoutePattern one("/u/{id}");
+    RoutePattern two("/u/{id}/{more}");
+    REQUIRE(one.match("/u/7", params));
+    CHECK_FALSE(two.match("/u/8/", params));
     CHECK(params.size() == 1);
     CHECK(params.at("id") == "7");
     CHECK(!params.get("nope"));
