@@ -7,7 +7,7 @@
 # shellcheck disable=SC2034  # used by the scripts that source this file
 BULB_PACKAGES=(g++ clang-16 libclang-rt-16-dev meson ninja-build pkg-config libevent-dev doctest-dev
                socat netcat-openbsd redis-tools openssl libssl-dev python3 ca-certificates
-               clang libfuzzer-14-dev curl iproute2 cmake)
+               clang libfuzzer-14-dev curl iproute2 cmake nghttp2-client wrk)
 # The clang used for coroutine code and the sanitizer build (scripts/test.sh, README).
 # shellcheck disable=SC2034
 BULB_CLANGXX=${BULB_CLANGXX:-clang++-16}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives examples/http_server (callback or, with --coro, coroutine handlers) with curl (keep-alive, HEAD, --http1.0, chunked upload -T -,
-TLS with --cacert) and raw sockets (pipelining in order, smuggling attempts: 400 + close and
-the following bytes never answered). Usage: check_http_server.py HTTP_SERVER [--coro]"""
+TLS with --cacert, the router's 405 with Allow), short h2load --h1 (pipelined) and wrk runs, and raw sockets (pipelining in order, smuggling
+attempts: 400 + close and the following bytes never answered, a body trickled past
+--body-timeout: 408 + close). Usage: check_http_server.py HTTP_SERVER [--coro]"""
 import os
 import re
 import socket
@@ -81,6 +82,12 @@ try:
           "HTTP/1.0: %r" % out)
     out, _ = curl("-T", "-", base + "/upload", data=b"x" * 100000)
     check(out == "received 100000 bytes\n", "chunked upload with -T -: %r" % out)
+    out, _ = curl("-i", "-X", "POST", base + "/hello")
+    check(out.startswith("HTTP/1.1 405 ") and "Allow: GET, HEAD\r\n" in out, "POST /hello: 405 with Allow: %r" % out)
+    out, _ = curl("-i", base + "/upload")
+    check(out.startswith("HTTP/1.1 405 ") and "Allow: POST, PUT\r\n" in out, "GET /upload: 405 with Allow: %r" % out)
+    out, _ = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/hello/")
+    check(out == "404", "/hello/ is another path: %s" % out)
     out, _ = curl(base + "/index.html")
     check(out == "<p>hi</p>\n", "a file under --root: %r" % out)
     big = os.path.join(root, "big.bin")
@@ -137,6 +144,67 @@ try:
     check(got.startswith(b"HTTP/1.1 431 ") and closed, "large header section: 431 (%r)" % got[:40])
     got, closed = raw(port, b"PUT /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 0.5)
     check(got == b"HTTP/1.1 100 Continue\r\n\r\n", "100 Continue before the body (%r)" % got)
+
+    # Load generators (short, bounded runs; speed is measured in bench/run_http.py, not here).
+    r = subprocess.run(["h2load", "--h1", "-n", "2000", "-c", "10", "-m", "10", base + "/hello"],
+                       capture_output=True, text=True, timeout=60)
+    check("2000 succeeded, 0 failed, 0 errored" in r.stdout, "h2load --h1 pipelined: %r" % r.stdout[-400:])
+    r = subprocess.run(["wrk", "-t1", "-c10", "-d1s", base + "/hello"], capture_output=True, text=True, timeout=60)
+    done = re.search(r"(\d+) requests in", r.stdout)
+    check(done and int(done.group(1)) > 0 and "Non-2xx" not in r.stdout and "Socket errors" not in r.stdout,
+          "wrk keep-alive: %r" % r.stdout[-400:])
+finally:
+    stop(p)
+
+
+
+def trickle_body(port, head, piece, seconds):
+    """Sends `head`, then `piece` every 0.2 s for up to `seconds`; returns (bytes, closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=seconds)
+    s.sendall(head)
+    s.settimeout(0.2)
+    got, closed = b"", False
+    deadline = time.time() + seconds
+    while time.time() < deadline and not closed and not got:  # stop sending once answered
+        try:
+            s.sendall(piece)
+        except OSError:
+            break
+        try:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+            got += chunk
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = True
+    if not closed:  # the server may have answered and closed after our last send
+        s.settimeout(2)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                got += chunk
+        except (socket.timeout, OSError):
+            pass
+    s.close()
+    return got, closed
+
+
+# Slowloris on the body: trickling bytes does not extend --body-timeout; 408 and close.
+p, port = start("--body-timeout", "1")
+try:
+    for name, head, piece in [
+            ("content-length", b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n", b"x"),
+            ("chunked", b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\nx\r\n")]:
+        # 1000 bytes at 5 per second never finish within the 8 s: only the deadline ends this.
+        got, closed = trickle_body(port, head, piece, 8)
+        check(got.startswith(b"HTTP/1.1 408 ") and closed, "slow %s body: 408 and close (%r)" % (name, got[:60]))
+    out, _ = curl("-T", "-", "http://127.0.0.1:%d/upload" % port, data=b"y" * 200000)
+    check(out == "received 200000 bytes\n", "a body sent at once is within --body-timeout: %r" % out)
 finally:
     stop(p)
 
@@ -157,6 +225,8 @@ finally:
 
 r = subprocess.run([SERVER, "--bogus"], capture_output=True, text=True)
 check(r.returncode == 2 and "--bogus" in r.stderr and "usage" in r.stderr, "unknown option: exit 2, named")
+r = subprocess.run([SERVER, "--body-timeout", "soon"], capture_output=True, text=True)
+check(r.returncode == 2 and "--body-timeout" in r.stderr, "bad --body-timeout: exit 2, named")
 if failures:
     print("%d failure(s)" % len(failures))
     sys.exit(1)

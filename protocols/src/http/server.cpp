@@ -3,6 +3,8 @@
 // pipelined requests are answered in order), RequestParser for the bytes.
 #include <bulb/http/server.hpp>
 
+#include "body_deadline.hpp"
+
 #include <bulb/error.hpp>
 
 #include <charconv>
@@ -186,6 +188,12 @@ public:
         body_paused_ = paused;
         if (!transport_ || transport_->is_closing()) return;
         if (paused) {
+            body_deadline_.pause(state_->loop->time());
+        } else {
+            body_deadline_.resume(state_->loop->time());
+        }
+        arm_timer();
+        if (paused) {
             transport_->pause_reading();
         } else {
             transport_->resume_reading();
@@ -275,6 +283,7 @@ private:
         timer_.cancel();
         timer_kind_ = TimerKind::none;
         bool expect = head.framing.expect_continue && head.framing.body != BodyFraming::none;
+        if (head.framing.body != BodyFraming::none) body_deadline_.start(state_->loop->time(), state_->settings.body_timeout);
         exchange_ = std::shared_ptr<Exchange>(new Exchange(*this, std::move(head)));
         std::shared_ptr<Exchange> ex = exchange_;
         call_user([&] { state_->handler(*ex); });
@@ -286,6 +295,7 @@ private:
         if (!exchange_) return;
         std::shared_ptr<Exchange> ex = exchange_;
         ex->request_done_ = true;
+        body_deadline_.clear();
         if (ex->on_end_) call_user([&] { ex->on_end_(trailers); });
         if (parser_.upgrade_pending() && pending_upgrade_) {
             hand_over();
@@ -383,11 +393,13 @@ private:
         }
     };
 
-    enum class TimerKind { none, idle, header };
+    enum class TimerKind { none, idle, header, body };
 
-    // Idle while nothing of a request came; the header timer runs from a head's first byte.
+    // Idle while nothing of a request came; the header timer runs from a head's first byte,
+    // the body timer from the head's end until the body's (see BodyDeadline).
     void arm_timer() {
-        if (!transport_ || transport_->is_closing() || exchange_ || upgraded_) return;
+        if (!transport_ || transport_->is_closing() || upgraded_) return;
+        if (exchange_) return arm_body_timer();
         bool started = !buffer_.empty() || parser_.in_message();
         TimerKind want = started ? TimerKind::header : TimerKind::idle;
         if (want == timer_kind_) return;
@@ -405,6 +417,31 @@ private:
         });
     }
 
+    void arm_body_timer() {
+        std::optional<TimePoint> due;
+        if (!exchange_->request_done_) due = body_deadline_.due();
+        if (!due) {
+            if (timer_kind_ == TimerKind::body) {
+                timer_.cancel();
+                timer_kind_ = TimerKind::none;
+            }
+            return;
+        }
+        if (timer_kind_ == TimerKind::body && body_timer_due_ == *due) return;
+        timer_.cancel();
+        timer_kind_ = TimerKind::body;
+        body_timer_due_ = *due;
+        timer_ = state_->loop->call_at(*due, [this] {
+            timer_kind_ = TimerKind::none;
+            if (!transport_ || transport_->is_closing()) return;
+            if (exchange_ && !exchange_->head_written_) {
+                write_error(408, "request body not received in time (body_timeout)\n");
+            } else {
+                close_transport();  // answered already: the rest of the body is not waited for
+            }
+        });
+    }
+
     std::shared_ptr<Server::State> state_;
     RequestParser parser_;
     protocols::FrameBuffer buffer_;
@@ -413,6 +450,8 @@ private:
     std::unique_ptr<Protocol> pending_upgrade_;
     TimerHandle timer_;
     TimerKind timer_kind_ = TimerKind::none;
+    BodyDeadline body_deadline_;
+    TimePoint body_timer_due_{};
     Handle resume_;
     bool registered_ = false;
     bool at_eof_ = false;

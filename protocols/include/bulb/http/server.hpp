@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// http::Server: an HTTP/1.1 server in callback style on RequestParser (keep-alive, pipelining
-/// answered in order, 100-continue, Upgrade, header-read and idle timeouts, a connection limit,
+/// answered in order, 100-continue, Upgrade, header-read, body-read and idle timeouts, a connection limit,
 /// graceful shutdown, TLS through ServerOptions::tls with ALPN "http/1.1").
 #pragma once
 
@@ -112,6 +112,11 @@ struct ServerSettings {
     ParserOptions parser;
     /// A request head must be complete this long after its first byte (slowloris): 408, close.
     Duration header_timeout = std::chrono::seconds(10);
+    /// A request body must be complete this long after its head (slowloris on the body): 408
+    /// and close (only close once a response head went out). Time the handler holds the body
+    /// paused (pause_body, a coroutine handler not reading) does not count. Raise it for large
+    /// uploads over slow links; Duration::max() turns it off.
+    Duration body_timeout = std::chrono::seconds(60);
     /// A keep-alive connection with no request in progress is closed after this long.
     Duration idle_timeout = std::chrono::seconds(60);
     /// Connections beyond this many get 503 and are closed at once.
