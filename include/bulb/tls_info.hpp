@@ -50,8 +50,10 @@ struct TlsPeerCertificate {
     std::vector<std::pair<std::string, std::string>> subject_alt_names{};
     /// The serial number in upper-case hex (Python's serialNumber).
     std::string serial_number{};
-    /// notBefore / notAfter (Python gives them as text; here they are time points, UTC).
-    std::chrono::system_clock::time_point not_before{}, not_after{};
+    /// notBefore (Python gives it as text; here a time point, UTC).
+    std::chrono::system_clock::time_point not_before{};
+    /// notAfter, as not_before.
+    std::chrono::system_clock::time_point not_after{};
     /// The whole certificate, DER-encoded (getpeercert(binary_form=True)).
     std::vector<std::byte> der{};
 };
