@@ -55,6 +55,7 @@ public:
     SocketAddress get_sockname() const override { return {}; }
     int get_fd() const noexcept override { return fd_; }
     std::optional<std::string> get_extra_info(std::string_view name) const override;
+    using Transport::get_extra_info;
     EventLoop& get_loop() const noexcept override;
     std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) override;
     Protocol* get_protocol() const noexcept override { return protocol_.get(); }

@@ -25,6 +25,13 @@ std::optional<std::string> Transport::get_extra_info(std::string_view name) cons
     return std::nullopt;
 }
 
+std::optional<ExtraInfo> Transport::get_extra_info_value(std::string_view name) const {
+    if (name == "peername") return ExtraInfo(get_peername());
+    if (name == "sockname") return ExtraInfo(get_sockname());
+    if (name == "fd") return ExtraInfo(get_fd());
+    return std::nullopt;
+}
+
 std::string Transport::describe() const {
     std::string out = "<";
     out += kind();

@@ -48,6 +48,7 @@ struct AddrInfo;
 struct NameInfo;
 struct ConnectOptions;
 struct ServerOptions;
+struct StartTlsOptions;  // <bulb/options.hpp>
 struct SubprocessConnection;
 struct SubprocessOptions;
 class SubprocessProtocol;
@@ -235,6 +236,12 @@ public:
                                         std::string server_hostname);
     /// The same, with no host name (a server, or a client context that does not check names).
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side);
+    /// start_tls with asyncio's keyword arguments as a struct (server_side, server_hostname,
+    /// ssl_handshake_timeout, ssl_shutdown_timeout; see StartTlsOptions). A handshake that
+    /// outlasts its timeout fails the future with errc::timed_out and aborts the connection.
+    /// Loop thread only; cancelling the future abandons the handshake.
+    BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls,
+                                                    const StartTlsOptions& options);
 
     /// asyncio's loop.sendfile: `transport.sendfile(fd, offset, count, fallback)` (see
     /// <bulb/transport.hpp> for the rules). Defined in lib/sendfile.cpp.

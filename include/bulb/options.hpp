@@ -60,4 +60,21 @@ struct ServerOptions {
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
+/// EventLoop::start_tls options: asyncio's keyword arguments of loop.start_tls(), named as
+/// ConnectOptions names them (tls_ for asyncio's ssl_). A struct rather than defaulted arguments:
+/// a defaulted std::string would be a temporary inside a caller's co_await.
+struct StartTlsOptions {
+    /// Act as the TLS server (the context must be a server context).
+    bool server_side = false;
+    /// Client: the name sent as SNI and checked against the certificate.
+    std::string server_hostname{};
+    /// Bytes the old protocol read past the upgrade point; they go to the TLS engine first.
+    std::string already_read{};
+    /// Bound on the handshake (asyncio's ssl_handshake_timeout); zero or less: no bound (asyncio
+    /// raises ValueError for those; bulb keeps ConnectOptions' meaning).
+    Duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// Bound on waiting for the peer's close_notify after close() (ssl_shutdown_timeout).
+    Duration tls_shutdown_timeout = std::chrono::seconds(30);
+};
+
 }  // namespace bulb

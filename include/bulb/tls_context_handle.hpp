@@ -6,6 +6,7 @@
 
 #include <bulb/config.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,7 @@ namespace bulb {
 
 struct TlsClientOptions;
 struct TlsServerOptions;
+struct TlsCertificate;
 
 /// TLS configuration shared by many connections (an SSL_CTX). A counted handle: copies share
 /// one context; thread-safe to share between loops.
@@ -30,6 +32,14 @@ public:
                              const TlsServerOptions& options);
     /// server() with default options.
     static TlsContext server(const std::string& cert_chain_file, const std::string& key_file);
+    /// A server context whose certificate and key come from files or from memory (PEM text), the
+    /// key possibly encrypted (TlsCertificate::key_password). Throws bulb::Error naming the file or
+    /// the PEM option that failed.
+    static TlsContext server(const TlsCertificate& identity, const TlsServerOptions& options);
+
+    /// Sessions the client session cache holds now (keys with at least one session); 0 for
+    /// servers and for clients without the cache. Thread-safe.
+    std::size_t session_cache_count() const noexcept;
 
     /// True for server contexts.
     bool is_server() const noexcept;

@@ -12,6 +12,7 @@
 #include <bulb/address.hpp>
 #include <bulb/bytes.hpp>
 #include <bulb/config.hpp>
+#include <bulb/extra_info.hpp>
 #include <bulb/future.hpp>
 #include <bulb/protocol.hpp>
 #include <bulb/ref.hpp>
@@ -115,6 +116,18 @@ public:
     /// "cipher", "alpn_protocol", "server_name", "session_reused" ("1" or "0"),
     /// "peercert_subject", "peercert_issuer", "peercert_san"); std::nullopt for unknown names.
     virtual std::optional<std::string> get_extra_info(std::string_view name) const;
+    /// The same information as a typed value (see ExtraInfo for the names and types: "fd" is an
+    /// int, "peername" a SocketAddress, "peercert" a TlsPeerCertificate...); std::nullopt for
+    /// unknown names or information not available (yet, or any more). Loop thread only.
+    virtual std::optional<ExtraInfo> get_extra_info_value(std::string_view name) const;
+    /// get_extra_info_value(name) as a T, e.g. `get_extra_info<bool>("session_reused")`; std::nullopt
+    /// when the name is unknown or holds another type. Loop thread only.
+    template <class T>
+    std::optional<T> get_extra_info(std::string_view name) const {
+        std::optional<ExtraInfo> v = get_extra_info_value(name);
+        if (T* p = v ? std::get_if<T>(&*v) : nullptr) return std::move(*p);
+        return std::nullopt;
+    }
     /// The loop the transport belongs to.
     virtual EventLoop& get_loop() const noexcept = 0;
     /// What kind of transport this is, e.g. "StreamTransport", "TlsTransport".

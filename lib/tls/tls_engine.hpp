@@ -5,6 +5,7 @@
 #pragma once
 
 #include <bulb/bytes.hpp>
+#include <bulb/extra_info.hpp>
 #include <bulb/tls_context.hpp>
 
 #include <memory>
@@ -58,6 +59,12 @@ public:
     /// get_extra_info names: "peercert_subject", "peercert_issuer", "peercert_san", "cipher",
     /// "version", "alpn_protocol", "server_name", "session_reused".
     virtual std::optional<std::string> info(std::string_view name) const = 0;
+    /// The typed form of info() (see ExtraInfo): "version", "cipher", "peercert",
+    /// "peercert_verified", "alpn_protocol", "server_name", "session_reused".
+    virtual std::optional<ExtraInfo> info_value(std::string_view name) const = 0;
+    /// Clients: the session cache key ("host:port") of this connection. Resumes a session the
+    /// context holds for it, and stores the sessions the server sends. Call before handshake().
+    virtual void set_session_key(std::string key) = 0;
 };
 
 }  // namespace bulb::detail

@@ -7,6 +7,7 @@
 #include "tls/tls_transport.hpp"
 
 #include <bulb/loop.hpp>
+#include <bulb/options.hpp>
 
 #include <utility>
 
@@ -34,7 +35,18 @@ Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, cons
 
 Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                                std::string server_hostname, std::string already_read) {
+    StartTlsOptions options;
+    options.server_side = server_side;
+    options.server_hostname = std::move(server_hostname);
+    options.already_read = std::move(already_read);
+    return start_tls(std::move(transport), tls, options);
+}
+
+Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, const TlsContext& tls,
+                                               const StartTlsOptions& options) {
     impl_->check_thread("start_tls");
+    const bool server_side = options.server_side;
+    std::string server_hostname = options.server_hostname;
     if (!transport || transport->is_closing()) throw InvalidStateError("start_tls: the transport is closing");
     if (tls.is_server() != server_side) throw std::invalid_argument("start_tls: context and server_side disagree");
     if (server_hostname.empty() && tls.requires_hostname())
@@ -50,8 +62,10 @@ Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, cons
             result.set_result(f.result().transport);
     });
     RefPtr<detail::TlsTransport> tls_transport(
-        new detail::TlsTransport(*this, detail::TlsSettings{tls, server_side, std::move(server_hostname)}, nullptr,
-                                 handshake, /*call_connection_made=*/false));
+        new detail::TlsTransport(*this,
+                                 detail::TlsSettings{tls, server_side, std::move(server_hostname),
+                                                     options.tls_handshake_timeout, options.tls_shutdown_timeout},
+                                 nullptr, handshake, /*call_connection_made=*/false));
     // Writes the old protocol made may still fill the transport's buffer past high water (they
     // go out before the client hello: the hello is queued behind them). The protocol was then
     // told pause_writing, and the transport's resume_writing now reaches the TLS layer: it must
@@ -59,7 +73,7 @@ Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, cons
     const bool app_writing_paused = transport->is_writing_paused();
     tls_transport->set_app_protocol(transport->set_protocol(std::make_unique<detail::TlsProtocol>(tls_transport)));
     transport->resume_reading();
-    tls_transport->start(*transport, as_bytes(already_read), app_writing_paused);
+    tls_transport->start(*transport, as_bytes(options.already_read), app_writing_paused);
     return result;
 }
 

@@ -113,6 +113,20 @@ bool TlsTransport::call_app(const char* callback, Call&& fn) noexcept {
 void TlsTransport::start(Transport& raw, ByteView already_read, bool app_writing_paused) {
     raw_ = TransportPtr(&raw);
     app_writing_paused_ = app_writing_paused;
+    SocketAddress peer;
+    try {
+        peer = raw.get_peername();
+        peer_ = peer.family() == AF_UNSPEC ? std::string() : peer.to_string();
+    } catch (const std::exception&) {
+        // a socket already torn down: the handshake fails below and its message names no peer
+    }
+    if (!settings_.server_side) {
+        // The session cache key: the name the certificate is checked against (or the address)
+        // and the port, so that a session is only offered to the server it came from.
+        const bool inet = peer.family() == AF_INET || peer.family() == AF_INET6;
+        const std::string host = settings_.server_hostname.empty() && inet ? peer.host() : settings_.server_hostname;
+        engine_->set_session_key(inet ? host + ":" + std::to_string(peer.port()) : host + "@" + peer_);
+    }
     set_state(State::handshaking);
     if (settings_.handshake_timeout > Duration::zero())
         timer_ = loop_.call_later(settings_.handshake_timeout, [this] {  // cancelled by ~TlsTransport
@@ -405,7 +419,13 @@ void TlsTransport::raw_connection_lost(std::error_code ec) {
     const std::error_code reason = lost_error_ ? lost_error_ : ec;
     if (waiter_ && !waiter_->done()) {
         const std::error_code why = reason ? reason : make_error_code(errc::tls_handshake_failed);
-        waiter_->set_error(why, lost_detail_.empty() ? "TLS handshake failed" : "TLS handshake failed: " + lost_detail_);
+        std::string what = "TLS handshake failed";
+        if (!peer_.empty() || !settings_.server_hostname.empty()) {
+            what += " with ";
+            what += settings_.server_hostname.empty() ? peer_ : settings_.server_hostname + (peer_.empty() ? "" : " at " + peer_);
+        }
+        if (!lost_detail_.empty()) what += ": " + lost_detail_;
+        waiter_->set_error(why, what);
     }
     waiter_.reset();
     const bool told = app_state_ != AppState::init;
@@ -424,6 +444,12 @@ std::optional<std::string> TlsTransport::get_extra_info(std::string_view name) c
     if (app_state_ != AppState::lost)
         if (auto v = engine_->info(name)) return v;
     return Transport::get_extra_info(name);
+}
+
+std::optional<ExtraInfo> TlsTransport::get_extra_info_value(std::string_view name) const {
+    if (app_state_ != AppState::lost)
+        if (auto v = engine_->info_value(name)) return v;
+    return Transport::get_extra_info_value(name);
 }
 
 std::unique_ptr<Protocol> TlsTransport::set_protocol(std::unique_ptr<Protocol> protocol) {

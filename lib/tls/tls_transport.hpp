@@ -95,6 +95,8 @@ public:
     SocketAddress get_sockname() const override;
     int get_fd() const noexcept override;
     std::optional<std::string> get_extra_info(std::string_view name) const override;
+    std::optional<ExtraInfo> get_extra_info_value(std::string_view name) const override;
+    using Transport::get_extra_info;
     EventLoop& get_loop() const noexcept override { return loop_; }
     const char* kind() const noexcept override { return "TlsTransport"; }
     std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) override;
@@ -141,6 +143,7 @@ private:
     std::size_t dropped_writes_ = 0;
     std::error_code lost_error_;
     std::string lost_detail_;  // what the engine adds to a failed handshake (names it checked)
+    std::string peer_;         // "127.0.0.1:443": failure messages name the peer
     TimerHandle timer_;  // handshake or shutdown deadline; cancelled by the destructor
 };
 
