@@ -20,6 +20,14 @@ namespace bulb {
 /// carry X509 verify messages).
 BULB_API const std::error_category& tls_category() noexcept;
 
+/// The TLS 1.2 cipher suites contexts use unless their options name others: ECDHE key exchange
+/// (forward secrecy) with an AEAD cipher (AES-GCM, ChaCha20-Poly1305) only. OpenSSL's DEFAULT
+/// list would also accept static RSA key exchange and CBC with HMAC-SHA1. TLS 1.3 suites are all
+/// AEAD and keep OpenSSL's defaults.
+inline constexpr const char* default_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 /// Client-side settings.
 struct TlsClientOptions {
     /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
@@ -40,6 +48,9 @@ struct TlsClientOptions {
     /// (asyncio: "You must set server_hostname when using ssl without a host"); turning it off is
     /// the explicit opt-out: any certificate from a trusted CA is then accepted for any name.
     bool verify_hostname = true;
+    /// TLS 1.2 cipher suites (OpenSSL cipher-list syntax); empty means default_tls12_ciphers.
+    /// A list OpenSSL cannot use throws std::invalid_argument naming it.
+    std::string ciphers{};
 };
 
 /// A certificate chain and its private key (PEM files).
@@ -62,6 +73,9 @@ struct TlsServerOptions {
     std::map<std::string, TlsCertificate> sni{};
     /// Stateless session resumption (TLS 1.3 tickets / TLS 1.2 session tickets).
     bool session_tickets = true;
+    /// TLS 1.2 cipher suites (OpenSSL cipher-list syntax); empty means default_tls12_ciphers.
+    /// A list OpenSSL cannot use throws std::invalid_argument naming it.
+    std::string ciphers{};
 };
 
 }  // namespace bulb

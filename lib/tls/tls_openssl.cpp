@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 namespace bulb {
 namespace {
@@ -91,14 +92,22 @@ std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) 
     return wire;
 }
 
-SslCtxPtr new_ctx(bool server) {
+SslCtxPtr new_ctx(bool server, const std::string& ciphers) {
     SslCtxPtr owned(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
     if (!owned) throw_ssl("SSL_CTX_new");
     SSL_CTX* ctx = owned.get();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    // No downgrade by default: TLS 1.2+, no renegotiation, no compression (CRIME); OpenSSL's default
-    // security level keeps weak ciphers out.
+    // No downgrade by default: TLS 1.2+, no renegotiation either way, no compression (CRIME), at
+    // least security level 2 whatever the system configuration says (a user's cipher list may
+    // lower it explicitly with @SECLEVEL), and TLS 1.2 suites with forward secrecy and AEAD only:
+    // OpenSSL's DEFAULT list still accepts static RSA and CBC with HMAC-SHA1.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_get_security_level(ctx) < 2) SSL_CTX_set_security_level(ctx, 2);
+    const std::string& list = ciphers.empty() ? std::string(default_tls12_ciphers) : ciphers;
+    if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
+        ERR_clear_error();
+        throw std::invalid_argument("no usable TLS 1.2 cipher suite in the cipher list '" + list + "'");
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     return owned;
 }
@@ -418,7 +427,7 @@ const std::error_category& tls_category() noexcept {
 
 TlsContext TlsContext::client(const TlsClientOptions& options) {
     auto impl = std::make_shared<Impl>();
-    impl->ctx = new_ctx(false);
+    impl->ctx = new_ctx(false, options.ciphers);
     if (options.dangerously_disable_verification) {
         SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
@@ -450,7 +459,7 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
                               const TlsServerOptions& options) {
     auto impl = std::make_shared<Impl>();
     impl->server = true;
-    impl->ctx = new_ctx(true);
+    impl->ctx = new_ctx(true, options.ciphers);
     load_chain(impl->ctx.get(), cert_chain_file, key_file);
     auto configure = [&](SSL_CTX* ctx) {
         if (!options.client_ca_file.empty()) {
@@ -468,7 +477,7 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
     if (!options.alpn.empty()) impl->alpn_wire = alpn_wire(options.alpn);
     configure(impl->ctx.get());
     for (auto& [name, cert] : options.sni) {
-        SSL_CTX* c = (impl->sni[name] = new_ctx(true)).get();
+        SSL_CTX* c = (impl->sni[name] = new_ctx(true, options.ciphers)).get();
         load_chain(c, cert.cert_chain_file, cert.key_file);
         configure(c);
     }
