@@ -4,6 +4,8 @@
 /// flow control, half-close, close/abort and the exactly-once connection_lost.
 #include "stream_transport.hpp"
 
+#include <bulb/detail/assert.hpp>
+
 #include "loop/loop_impl.hpp"
 #include "protocol_call.hpp"
 #include "server_impl.hpp"
@@ -24,6 +26,7 @@ namespace bulb::detail {
 
 template <class Call>
 bool StreamTransport::call(const char* callback, Call&& fn) noexcept {
+    BULB_ASSERT(protocol_ && "no protocol callback after connection_lost");
     if (call_protocol(loop_.owner(), this, callback, std::forward<Call>(fn))) return true;
     force_close(make_error_code(errc::protocol_callback_failed), true);  // as asyncio: the connection goes
     return false;
@@ -424,6 +427,7 @@ void StreamTransport::schedule_connection_lost(std::error_code ec) noexcept {
 }
 
 void StreamTransport::call_connection_lost(std::error_code ec) noexcept {
+    BULB_ASSERT(protocol_ && "connection_lost is delivered once");
     call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(ec); });
     read_watch_.reset();
     if (w_) w_->watch.reset();
@@ -443,6 +447,7 @@ SocketAddress StreamTransport::get_sockname() const { return fd_ >= 0 ? local_ad
 
 std::unique_ptr<Protocol> StreamTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
+    if (!protocol_) return protocol;  // after connection_lost: inert, the protocol is handed back
     std::swap(protocol, protocol_);
     buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get()) != nullptr;
     return protocol;

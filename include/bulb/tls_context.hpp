@@ -30,6 +30,14 @@ BULB_API const std::error_category& tls_category() noexcept;
 /// would otherwise prompt on the terminal).
 using TlsPasswordCallback = std::function<std::string()>;
 
+/// The TLS 1.2 cipher suites contexts use unless their options name others: ECDHE key exchange
+/// (forward secrecy) with an AEAD cipher (AES-GCM, ChaCha20-Poly1305) only. OpenSSL's DEFAULT
+/// list would also accept static RSA key exchange and CBC with HMAC-SHA1. TLS 1.3 suites are all
+/// AEAD and keep OpenSSL's defaults.
+inline constexpr const char* default_tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 /// Client-side settings.
 struct TlsClientOptions {
     /// Trust these CAs (PEM file and/or hashed directory) instead of the system trust store.
@@ -67,7 +75,8 @@ struct TlsClientOptions {
     TlsVersion minimum_version = TlsVersion::tls1_2;
     /// See minimum_version.
     TlsVersion maximum_version = TlsVersion::tls1_3;
-    /// TLS 1.2 cipher list in OpenSSL syntax (ssl.SSLContext.set_ciphers); empty keeps bulb's default.
+    /// TLS 1.2 cipher list in OpenSSL syntax (ssl.SSLContext.set_ciphers); empty means
+    /// default_tls12_ciphers. A list OpenSSL cannot use throws std::invalid_argument naming it.
     std::string ciphers{};
     /// TLS 1.3 cipher suites, e.g. "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"; empty keeps
     /// OpenSSL's default.
@@ -125,7 +134,8 @@ struct TlsServerOptions {
     TlsVersion minimum_version = TlsVersion::tls1_2;
     /// See minimum_version.
     TlsVersion maximum_version = TlsVersion::tls1_3;
-    /// TLS 1.2 cipher list (OpenSSL syntax); empty keeps bulb's default.
+    /// TLS 1.2 cipher list (OpenSSL syntax); empty means default_tls12_ciphers. A list OpenSSL
+    /// cannot use throws std::invalid_argument naming it.
     std::string ciphers{};
     /// TLS 1.3 cipher suites; empty keeps OpenSSL's default.
     std::string ciphersuites{};

@@ -20,6 +20,7 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 
 namespace bulb {
 namespace {
@@ -166,14 +167,22 @@ std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) 
     return wire;
 }
 
-SslCtxPtr new_ctx(bool server) {
+SslCtxPtr new_ctx(bool server, const std::string& ciphers) {
     SslCtxPtr owned(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
     if (!owned) throw_ssl("SSL_CTX_new");
     SSL_CTX* ctx = owned.get();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    // No downgrade by default: TLS 1.2+, no renegotiation, no compression (CRIME); OpenSSL's default
-    // security level keeps weak ciphers out.
+    // No downgrade by default: TLS 1.2+, no renegotiation either way, no compression (CRIME), at
+    // least security level 2 whatever the system configuration says (a user's cipher list may
+    // lower it explicitly with @SECLEVEL), and TLS 1.2 suites with forward secrecy and AEAD only:
+    // OpenSSL's DEFAULT list still accepts static RSA and CBC with HMAC-SHA1.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_get_security_level(ctx) < 2) SSL_CTX_set_security_level(ctx, 2);
+    const std::string& list = ciphers.empty() ? std::string(default_tls12_ciphers) : ciphers;
+    if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
+        ERR_clear_error();
+        throw std::invalid_argument("no usable TLS 1.2 cipher suite in the cipher list '" + list + "'");
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     return owned;
 }
@@ -276,17 +285,14 @@ void trust_pem(SSL_CTX* ctx, const std::string& pem, const char* what) {
         throw Error(make_error_code(std::errc::invalid_argument), std::string(what) + " holds no PEM certificate");
 }
 
-/// Version bounds and the cipher and group lists (applied after new_ctx's defaults).
-void apply_protocol(SSL_CTX* ctx, TlsVersion min, TlsVersion max, const std::string& ciphers,
-                    const std::string& ciphersuites, const std::string& groups) {
+/// Version bounds, TLS 1.3 suites and groups (applied after new_ctx, which sets the TLS 1.2 list).
+void apply_protocol(SSL_CTX* ctx, TlsVersion min, TlsVersion max, const std::string& ciphersuites, const std::string& groups) {
     if (static_cast<int>(min) > static_cast<int>(max))
         throw std::invalid_argument(std::string("TLS minimum_version ") + to_string(min) + " is above maximum_version " +
                                     to_string(max));
     if (SSL_CTX_set_min_proto_version(ctx, static_cast<int>(min)) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, static_cast<int>(max)) != 1)
         throw_ssl("cannot set the TLS version bounds");
-    if (!ciphers.empty() && SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1)
-        throw_ssl("cannot set the TLS 1.2 cipher list '" + ciphers + "'");
     if (!ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, ciphersuites.c_str()) != 1)
         throw_ssl("cannot set the TLS 1.3 cipher suites '" + ciphersuites + "'");
     if (!groups.empty() && SSL_CTX_set1_groups_list(ctx, groups.c_str()) != 1)
@@ -706,9 +712,9 @@ const std::error_category& tls_category() noexcept {
 
 TlsContext TlsContext::client(const TlsClientOptions& options) {
     auto impl = std::make_shared<Impl>();
-    impl->ctx = new_ctx(false);
+    impl->ctx = new_ctx(false, options.ciphers);
     SSL_CTX* ctx = impl->ctx.get();
-    apply_protocol(ctx, options.minimum_version, options.maximum_version, options.ciphers, options.ciphersuites,
+    apply_protocol(ctx, options.minimum_version, options.maximum_version, options.ciphersuites,
                    options.groups);
     if (options.dangerously_disable_verification) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
@@ -764,13 +770,13 @@ TlsContext TlsContext::server(const std::string& cert_chain_file, const std::str
 TlsContext TlsContext::server(const TlsCertificate& identity, const TlsServerOptions& options) {
     auto impl = std::make_shared<Impl>();
     impl->server = true;
-    impl->ctx = new_ctx(true);
+    impl->ctx = new_ctx(true, options.ciphers);
     auto load = [](SSL_CTX* ctx, const TlsCertificate& c) {
         load_identity(ctx, c.cert_chain_file, c.cert_chain_pem, c.key_file, c.key_pem, c.key_password, "TlsCertificate::");
     };
     load(impl->ctx.get(), identity);
     auto configure = [&](SSL_CTX* ctx) {
-        apply_protocol(ctx, options.minimum_version, options.maximum_version, options.ciphers, options.ciphersuites,
+        apply_protocol(ctx, options.minimum_version, options.maximum_version, options.ciphersuites,
                        options.groups);
         if (!options.client_ca_file.empty() || !options.client_ca_pem.empty()) {
             if (!options.client_ca_file.empty()) {
@@ -790,7 +796,7 @@ TlsContext TlsContext::server(const TlsCertificate& identity, const TlsServerOpt
     if (!options.alpn.empty()) impl->alpn_wire = alpn_wire(options.alpn);
     configure(impl->ctx.get());
     for (auto& [name, cert] : options.sni) {
-        SSL_CTX* c = (impl->sni[name] = new_ctx(true)).get();
+        SSL_CTX* c = (impl->sni[name] = new_ctx(true, options.ciphers)).get();
         load(c, cert);
         configure(c);
     }

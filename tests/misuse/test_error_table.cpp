@@ -265,6 +265,8 @@ TEST_CASE("every public entry point that can fail: misuse is invalid_argument/In
          Kind::error, os(ENOENT), {missing_file}},
         {"TlsContext::client, empty ALPN name", [&] { (void)bulb::TlsContext::client({.alpn = {""}}); },
          Kind::invalid_argument, {}, {"ALPN"}},
+        {"TlsContext::client, unusable cipher list", [&] { (void)bulb::TlsContext::client({.ciphers = "NO-SUCH-SUITE"}); },
+         Kind::invalid_argument, {}, {"NO-SUCH-SUITE"}},
 
         // --- datagrams -------------------------------------------------------------------------
         {"create_datagram_endpoint, port in use",

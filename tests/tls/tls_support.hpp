@@ -45,6 +45,8 @@ struct Pki {
     std::string alt, alt_key;        // CN=alt.test, SAN DNS:alt.test (ca)
     std::string rogue, rogue_key;    // CN=localhost, signed by ca2 (untrusted)
     std::string cli, cli_key;        // CN=bulb-client (ca)
+    std::string rsa, rsa_key;        // CN=localhost, SAN DNS:localhost, IP:127.0.0.1, RSA 2048 (ca):
+                                     // for the RSA key exchange and authentication suites
 
     static const Pki& get() {
         static Pki p;
@@ -60,6 +62,7 @@ private:
         ca = f("ca.pem"), ca_key = f("ca.key"), ca2 = f("ca2.pem"), ca2_key = f("ca2.key");
         srv = f("srv.pem"), srv_key = f("srv.key"), alt = f("alt.pem"), alt_key = f("alt.key");
         rogue = f("rogue.pem"), rogue_key = f("rogue.key"), cli = f("cli.pem"), cli_key = f("cli.key");
+        rsa = f("rsa.pem"), rsa_key = f("rsa.key");
         auto make_ca = [&](const std::string& cert, const std::string& key, const char* cn) {
             sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=" +
                std::string(cn) + " -keyout " + key + " -out " + cert +
@@ -68,10 +71,10 @@ private:
         make_ca(ca, ca_key, "bulb-test-ca");
         make_ca(ca2, ca2_key, "bulb-untrusted-ca");
         auto leaf = [&](const std::string& cert, const std::string& key, const std::string& cn,
-                        const std::string& ext, const std::string& by, const std::string& by_key) {
+                        const std::string& ext, const std::string& by, const std::string& by_key,
+                        const std::string& key_spec = "ec -pkeyopt ec_paramgen_curve:P-256") {
             std::string csr = cert + ".csr", extf = cert + ".ext";
-            sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + cn + " -keyout " + key +
-               " -out " + csr);
+            sh("openssl req -newkey " + key_spec + " -nodes -subj /CN=" + cn + " -keyout " + key + " -out " + csr);
             std::ofstream(extf) << ext << "\n";
             sh("openssl x509 -req -in " + csr + " -CA " + by + " -CAkey " + by_key +
                " -CAcreateserial -days 2 -extfile " + extf + " -out " + cert);
@@ -80,6 +83,7 @@ private:
         leaf(alt, alt_key, "alt.test", "subjectAltName=DNS:alt.test", ca, ca_key);
         leaf(rogue, rogue_key, "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1", ca2, ca2_key);
         leaf(cli, cli_key, "bulb-client", "extendedKeyUsage=clientAuth", ca, ca_key);
+        leaf(rsa, rsa_key, "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1", ca, ca_key, "rsa:2048");
         static std::string to_remove;
         to_remove = dir;
         std::atexit([] { std::system(("rm -rf " + to_remove).c_str()); });
@@ -173,6 +177,21 @@ struct Child {
         ::waitpid(pid, &status, 0);
     }
 };
+
+/// The port an `openssl s_server -accept 127.0.0.1:0` child reports ("ACCEPT 127.0.0.1:PORT"):
+/// the kernel chose it, so no other process can hold it.
+inline std::uint16_t openssl_accept_port(Child& server) {
+    const std::string mark = "ACCEPT 127.0.0.1:";
+    REQUIRE_MESSAGE(server.wait_for(mark), server.output);
+    auto at = server.output.find(mark) + mark.size();
+    for (int i = 0; i < 500 && server.output.find('\n', at) == std::string::npos; ++i) {
+        pollfd p{server.out, POLLIN, 0};
+        ::poll(&p, 1, 20);
+        server.drain();
+    }
+    REQUIRE_MESSAGE(server.output.find('\n', at) != std::string::npos, server.output);
+    return static_cast<std::uint16_t>(std::stoi(server.output.substr(at)));
+}
 
 /// What a recording protocol saw.
 struct Record {

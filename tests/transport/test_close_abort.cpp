@@ -213,6 +213,11 @@ TEST_CASE_FIXTURE(TransportFixture, "writes after close are dropped and counted,
     kept->write_eof();
     CHECK(kept->get_extra_info("fd") == "-1");
     CHECK_THROWS_AS(kept->set_protocol(nullptr), std::invalid_argument);
+    auto late = std::make_unique<bulb::Protocol>();  // a protocol offered to a closed transport
+    bulb::Protocol* late_raw = late.get();
+    auto handed_back = kept->set_protocol(std::move(late));
+    CHECK(handed_back.get() == late_raw);  // kept nothing: it could never be called
+    CHECK(kept->get_protocol() == nullptr);
     run_for(10ms);
     CHECK(c.rec().lost == 1);
 }
