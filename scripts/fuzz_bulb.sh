@@ -4,8 +4,11 @@
 #     bash scripts/fuzz_bulb.sh BINARY [SECONDS] [SEED_CORPUS_DIR]     (default 60 s)
 # The targets are built by the clang ASan+UBSan meson build (build-asan/tests/reliability/
 # fuzz_*; `ninja -C build-asan tests/reliability/fuzz_transport_ops`), which also runs them for
-# 20 s each in the test command. New inputs go to $BULB_FUZZ_DIR/corpus (default
-# build-fuzz-bulb/), a crash to $BULB_FUZZ_DIR/crash-NAME-*: add it to the seed corpus.
+# 10 s each (after replaying the committed seed corpus) in the test command. New inputs go to
+# $BULB_FUZZ_DIR/corpus (default build-fuzz-bulb/), a crash to $BULB_FUZZ_DIR/crash-NAME-*:
+# triage it (BULB_FUZZ_TRACE=1 BINARY CRASH prints the operations) and add it to the seed corpus.
+# BULB_FUZZ_FRESH=1 empties $BULB_FUZZ_DIR/corpus first, so the replay stays as short as the
+# seed corpus however often the run is repeated (the test command sets it).
 set -euo pipefail
 
 bin=$1
@@ -13,6 +16,7 @@ seconds=${2:-60}
 seeds=${3:-}
 name=$(basename "$bin")
 out=${BULB_FUZZ_DIR:-build-fuzz-bulb}
+[ "${BULB_FUZZ_FRESH:-0}" = 1 ] && rm -rf "$out/corpus"
 mkdir -p "$out/corpus"
 log=$out/$name.log
 dirs=("$out/corpus")

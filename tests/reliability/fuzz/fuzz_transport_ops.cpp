@@ -40,6 +40,12 @@
 
 namespace {
 
+/// BULB_FUZZ_TRACE=1 prints each operation (for triaging a saved input).
+bool tracing() {
+    static const bool on = std::getenv("BULB_FUZZ_TRACE") != nullptr;
+    return on;
+}
+
 [[noreturn]] void violated(const char* what, const std::string& detail = {}) {
     std::fprintf(stderr, "fuzz_transport_ops: invariant violated: %s %s\n", what, detail.c_str());
     std::abort();
@@ -56,10 +62,14 @@ const std::vector<std::byte>& pattern() {
     static const std::vector<std::byte> p = [] {
         std::vector<std::byte> v(period + max_write);
         std::uint32_t x = 2463534242u;
-        for (auto& b : v) {
+        for (std::size_t i = 0; i < period; ++i) {
             x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-            b = static_cast<std::byte>(x >> 24);
+            v[i] = static_cast<std::byte>(x >> 24);
         }
+        // The tail repeats the head, so a view that starts before `period` and runs past it
+        // reads the same bytes as the stream does there (pattern()[p % period]).
+        // (max_write > period: the copy overlaps its source, so byte by byte, front to back.)
+        for (std::size_t i = period; i < v.size(); ++i) v[i] = v[i - period];
         return v;
     }();
     return p;
@@ -125,6 +135,8 @@ struct Model {
         }
         expect(threw == eof_requested, "write() throws exactly after write_eof()");
         if (!threw && !closing) accepted += len;
+        if (tracing()) std::fprintf(stderr, "  write %zu%s: %s, accepted %zu\n", len, lines ? " (writelines)" : "",
+                                    threw ? "threw" : closing ? "closing" : "ok", accepted);
     }
     void close() {
         if (!transport->is_closing()) closed = true;
@@ -154,6 +166,7 @@ public:
             expect(m_.received == m_.peer_written, "every byte before the EOF",
                    std::to_string(m_.received) + " of " + std::to_string(m_.peer_written));
         ++m_.eofs;
+        if (tracing()) std::fprintf(stderr, "  eof_received\n");
         m_.in_callback = false;
         return m_.react.keep_open_on_eof;
     }
@@ -162,6 +175,7 @@ public:
         expect(m_.lost == 0, "connection_lost exactly once");
         ++m_.lost;
         m_.lost_ec = ec;
+        if (tracing()) std::fprintf(stderr, "  connection_lost %s\n", ec.message().c_str());
         m_.in_callback = false;
     }
     void pause_writing() override {
@@ -192,6 +206,7 @@ protected:
         expect(m_.received + n <= m_.peer_written, "no more bytes than the peer wrote");
         expect(is_stream_bytes(peer_stream, m_.received, data, n), "received bytes are the peer's, in order");
         const std::size_t before = m_.received;
+        if (tracing()) std::fprintf(stderr, "  data_received %zu\n", n);
         m_.received += n;
         const Reactions& r = m_.react;
         auto crossed = [&](std::size_t mark) { return mark != 0 && before < mark && m_.received >= mark; };
@@ -230,14 +245,22 @@ private:
 // --- the peer ------------------------------------------------------------------------------
 
 void peer_read(Model& m, std::size_t max) {
+    // recv() of 0 bytes returns 0 without meaning EOF: read at least one byte.
+    max = std::max<std::size_t>(max, 1);
     if (m.peer_closed || m.peer_eof || m.peer_error) return;
     static std::vector<std::byte> buf(max_write);
     ssize_t n = ::recv(m.peer, buf.data(), std::min(max, buf.size()), MSG_DONTWAIT);
     if (n > 0) {
         const auto got = static_cast<std::size_t>(n);
         expect(m.peer_received + got <= m.accepted, "the peer gets no more than write() accepted");
-        expect(is_stream_bytes(bulb_stream, m.peer_received, buf.data(), got), "the peer gets bulb's bytes, in order");
+        if (!is_stream_bytes(bulb_stream, m.peer_received, buf.data(), got)) {
+            std::size_t i = 0;
+            while (is_stream_bytes(bulb_stream, m.peer_received + i, buf.data() + i, 1)) ++i;
+            violated("the peer gets bulb's bytes, in order",
+                     "(first wrong byte at stream offset " + std::to_string(m.peer_received + i) + ")");
+        }
         m.peer_received += got;
+        if (tracing()) std::fprintf(stderr, "  peer got %zu (total %zu)\n", got, m.peer_received);
     } else if (n == 0) {
         expect(m.eof_requested || m.closed || m.aborted || m.lost, "the peer sees EOF only after bulb ended");
         m.peer_eof = true;
@@ -283,6 +306,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     r.keep_open_on_eof = in.ConsumeBool();
     r.on_pause_writing = in.ConsumeIntegralInRange(0, 2);
     const int sndbuf = in.ConsumeIntegralInRange(0, 262144);
+    if (tracing())
+        std::fprintf(stderr, "buffered %d size %zu pause_after %zu close_after %zu abort_after %zu echo %zu keep_open %d on_pause_writing %d sndbuf %d\n",
+                     r.buffered, r.buffer_size, r.pause_after, r.close_after, r.abort_after, r.echo,
+                     r.keep_open_on_eof, r.on_pause_writing, sndbuf);
 
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
@@ -309,6 +336,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const int op = in.ConsumeIntegralInRange(0, 16);
             const std::size_t n =
                 in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 2000) : in.ConsumeIntegralInRange<std::size_t>(0, max_write);
+            if (tracing()) std::fprintf(stderr, "op %d n %zu\n", op, n);
             if (op <= 2 && total + n > (32u << 20)) continue;
             switch (op) {
             case 0: m.write(n, false, 1); total += n; break;
