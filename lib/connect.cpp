@@ -167,6 +167,7 @@ private:
             return;
         }
         try {
+            if (options_.keep_alive) set_keep_alive(fd, *options_.keep_alive);
             auto protocol = factory_();
             if (!protocol) throw std::invalid_argument("protocol factory returned null");
             if (options_.tls) {  // the TLS layer resolves the future after its handshake
@@ -257,6 +258,7 @@ Future<Connection> EventLoop::create_connection(ProtocolFactory factory, std::st
     if (host.empty()) throw std::invalid_argument("create_connection: empty host");
     ConnectOptions opts = options;
     if (opts.tls && opts.tls->is_server()) throw std::invalid_argument("create_connection: a server TlsContext");
+    if (opts.keep_alive) detail::check_keep_alive(*opts.keep_alive, "create_connection");
     if (opts.tls && opts.server_hostname.empty()) opts.server_hostname = host;
     auto addrs = detail::resolve(*this, std::move(host), port, opts.family, false);
     return detail::connect_to(*impl_, std::move(factory), opts, std::move(addrs), opts.happy_eyeballs_delay > Duration::zero());

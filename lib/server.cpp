@@ -108,6 +108,7 @@ void ServerImpl::adopt(int fd) noexcept {
 void ServerImpl::accept_connection(int fd) noexcept {
     std::unique_ptr<Protocol> protocol;
     try {
+        if (options_.keep_alive) set_keep_alive(fd, *options_.keep_alive);
         protocol = factory_();
         if (!protocol) throw std::invalid_argument("protocol factory returned null");
         RefPtr<TlsTransport> tls;
@@ -279,6 +280,7 @@ Future<std::vector<SocketAddress>> resolve_all(EventLoop& loop, std::vector<std:
 /// Misuse found before anything starts: a server needs a server TlsContext.
 void check_server_options(const ServerOptions& options, const char* who) {
     if (options.tls && !options.tls->is_server()) throw std::invalid_argument(std::string(who) + ": a client TlsContext");
+    if (options.keep_alive) check_keep_alive(*options.keep_alive, who);
 }
 
 Future<Server> serve(LoopImpl& loop, ProtocolFactory factory, std::vector<int> fds, const ServerOptions& options,

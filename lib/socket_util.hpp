@@ -6,6 +6,10 @@
 #include <bulb/address.hpp>
 
 #include <string>
+
+namespace bulb {
+struct KeepAlive;
+}
 #include <system_error>
 
 namespace bulb::detail {
@@ -22,6 +26,11 @@ void set_nodelay(int fd) noexcept;
 /// getsockname / getpeername as SocketAddress (AF_UNSPEC on failure).
 SocketAddress local_address(int fd);
 SocketAddress peer_address(int fd);
+/// Throws std::invalid_argument naming `who` when a KeepAlive field is out of the kernel's range.
+void check_keep_alive(const KeepAlive& keep_alive, const char* who);
+/// Turns on SO_KEEPALIVE with `keep_alive`'s non-zero fields on a TCP socket (no-op for other
+/// sockets); throws bulb::Error naming the option that failed.
+void set_keep_alive(int fd, const KeepAlive& keep_alive);
 /// Closes `fd` so the peer sees a reset (SO_LINGER 0).
 void close_with_reset(int fd) noexcept;
 

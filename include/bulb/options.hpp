@@ -16,6 +16,22 @@
 
 namespace bulb {
 
+/// TCP keepalive (SO_KEEPALIVE): the kernel probes an idle connection and, when the peer stops
+/// answering, fails it; connection_lost then gets ETIMEDOUT ("Connection timed out"). A zero field
+/// keeps the system's value (Linux: 7200 s idle, 75 s interval, 9 probes). Durations are rounded
+/// up to whole seconds (user_timeout: milliseconds). Only TCP sockets; ignored for Unix sockets.
+struct KeepAlive {
+    /// TCP_KEEPIDLE: how long the connection stays idle before the first probe (1..32767 s).
+    Duration idle = Duration::zero();
+    /// TCP_KEEPINTVL: time between unanswered probes (1..32767 s).
+    Duration interval = Duration::zero();
+    /// TCP_KEEPCNT: unanswered probes before the connection is dropped (1..127).
+    int count = 0;
+    /// TCP_USER_TIMEOUT: also drop the connection when sent data (or a probe) stays unacknowledged
+    /// this long; bounds a peer that vanishes while we write, which keepalive alone does not.
+    Duration user_timeout = Duration::zero();
+};
+
 /// create_connection / create_unix_connection options.
 struct ConnectOptions {
     /// AF_INET or AF_INET6 to restrict resolution; AF_UNSPEC (0) for both.
@@ -35,6 +51,8 @@ struct ConnectOptions {
     Duration tls_handshake_timeout = std::chrono::seconds(60);
     /// Bound on waiting for the peer's close_notify.
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
+    /// TCP keepalive on the connection (none when empty, as asyncio's default).
+    std::optional<KeepAlive> keep_alive{};
 };
 
 /// create_server / create_unix_server options.
@@ -58,6 +76,8 @@ struct ServerOptions {
     Duration tls_handshake_timeout = std::chrono::seconds(60);
     /// Bound on waiting for the peer's close_notify.
     Duration tls_shutdown_timeout = std::chrono::seconds(30);
+    /// TCP keepalive on every accepted connection (asyncio's create_server keep_alive, 3.13).
+    std::optional<KeepAlive> keep_alive{};
 };
 
 /// EventLoop::start_tls options: asyncio's keyword arguments of loop.start_tls(), named as
