@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace bulb {
 namespace {
@@ -186,6 +187,8 @@ void LoopGroup::close() {
     stop();
     join();
     closed_ = true;
+    // From here this thread owns every loop: dropped call_on replies complete their futures here.
+    closer_.store(std::this_thread::get_id(), std::memory_order_release);
     // On this thread, one after the other: the loop threads are joined, so nothing else touches
     // the loops' (non-atomic) counts while closing destroys undelivered messages.
     for (auto& m : members_)
@@ -217,6 +220,32 @@ void LoopGroup::reply(EventLoop* home, std::size_t home_index, UniqueFunction<vo
         post(home_index, std::move(fn));
     else
         home->call_soon_threadsafe(std::move(fn));
+}
+
+std::exception_ptr LoopGroup::undelivered_error(const char* what, std::size_t target, bool started) noexcept {
+    try {
+        const std::string loop = "loop " + std::to_string(target);
+        throw Error(errc::loop_closed, std::string("LoopGroup::") + what + ": " +
+                                           (started ? "the future its function returned on " + loop +
+                                                          " was dropped unfinished (its loop closed?)"
+                                                    : loop + " closed before the message ran"));
+    } catch (...) {
+        return std::current_exception();
+    }
+}
+
+void LoopGroup::fail_undelivered(std::size_t target, bool started, EventLoop* home, std::size_t home_index,
+                                 UniqueFunction<void(std::exception_ptr)> fail) noexcept {
+    try {
+        std::exception_ptr error = undelivered_error("call_on", target, started);
+        if (home_index != npos && closer_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+            fail(std::move(error));  // its done callbacks are scheduled on the (stopped) home loop
+            return;
+        }
+        reply(home, home_index, [fail = std::move(fail), error = std::move(error)]() mutable { fail(std::move(error)); });
+    } catch (...) {
+        // The home loop is closed too (its call_soon threw): nothing can wait on its futures.
+    }
 }
 
 void LoopGroup::flush(std::size_t source) noexcept {
