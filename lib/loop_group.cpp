@@ -10,6 +10,7 @@
 /// in one iteration cost one wake-up at most per target.
 #include <bulb/loop_group.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <pthread.h>
 #include <sched.h>
@@ -23,6 +24,15 @@ namespace {
 /// The group and loop index of the calling thread (set by the loop threads).
 thread_local const LoopGroup* current_group = nullptr;
 thread_local std::size_t current_group_index = LoopGroup::npos;
+
+/// The signals whose bits are set in `bits` (bit s-1: signal s).
+sigset_t signal_set(std::uint64_t bits) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s = 1; s <= 64; ++s)
+        if (bits & (std::uint64_t{1} << (s - 1))) sigaddset(&set, s);
+    return set;
+}
 
 /// The usable CPUs, in order.
 std::vector<int> usable_cpu_list() {
@@ -109,6 +119,24 @@ void LoopGroup::add_signal_handler(int signum, UniqueFunction<void()> fn) {
     if (is_running() && current_index() != 0)
         throw InvalidStateError("LoopGroup::add_signal_handler: call it before start() or on loop 0");
     loop(0).add_signal_handler(signum, std::move(fn));
+    if (signum >= 1 && signum <= 64) group_signals_.fetch_or(std::uint64_t{1} << (signum - 1));
+}
+
+LoopGroup::SignalsToLoop0::SignalsToLoop0(const LoopGroup& group) noexcept : blocked_(0) {
+    const std::uint64_t wanted = group.group_signals_.load();
+    if (!wanted) return;
+    sigset_t old;
+    const sigset_t add = signal_set(wanted);
+    if (pthread_sigmask(SIG_BLOCK, &add, &old) != 0) return;
+    for (int s = 1; s <= 64; ++s)
+        if ((wanted & (std::uint64_t{1} << (s - 1))) && sigismember(&old, s) == 0)
+            blocked_ |= std::uint64_t{1} << (s - 1);
+}
+
+LoopGroup::SignalsToLoop0::~SignalsToLoop0() {
+    if (!blocked_) return;
+    const sigset_t set = signal_set(blocked_);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);  // one that came meanwhile is handled now
 }
 
 void LoopGroup::check_blocking_allowed(const char* what) const {
@@ -148,6 +176,10 @@ void LoopGroup::thread_main(std::size_t index) noexcept {
                     {"LoopGroup: pinning the thread failed: " + std::error_code(err, std::system_category()).message()});
         }
     }
+    if (index != 0) {  // the group's signals go to loop 0, which handles them
+        const sigset_t set = signal_set(group_signals_.load());
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
     current_group = this;
     current_group_index = index;
     try {
@@ -170,6 +202,7 @@ void LoopGroup::stop() noexcept {
 
 void LoopGroup::join() {
     check_blocking_allowed("join");
+    SignalsToLoop0 steer(*this);
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <future>
 #include <memory>
@@ -144,7 +145,8 @@ public:
     /// default handler). Before start() only (InvalidStateError otherwise).
     void set_exception_handler(GroupExceptionHandler handler);
     /// Handles `signum` once for the whole group: `fn` runs on loop 0's thread. Before start()
-    /// from the making thread, or on loop 0's thread.
+    /// from the making thread, or on loop 0's thread. Loops 1..N-1 (for signals added before
+    /// start) and a thread blocked in join / run_on block `signum`, so the kernel hands it to loop 0.
     void add_signal_handler(int signum, UniqueFunction<void()> fn);
 
     /// Starts one thread per loop, each in run_forever(). Throws InvalidStateError when already
@@ -230,7 +232,11 @@ public:
         } catch (const InvalidStateError&) {
             // Loop `index` is closed: the dropped message's reply set the error.
         }
-        detail::Outcome<T> out = result.get();
+        detail::Outcome<T> out;
+        {
+            SignalsToLoop0 steer(*this);  // a group signal arriving now is not left to this blocked thread
+            out = result.get();
+        }
         if (out.error) std::rethrow_exception(out.error);
         if constexpr (!std::is_void_v<T>) return std::move(*out.value);
     }
@@ -315,11 +321,26 @@ private:
     void thread_main(std::size_t index) noexcept;
     void check_blocking_allowed(const char* what) const;
 
+    /// While alive, the calling thread blocks the signals handled by add_signal_handler (those it
+    /// did not block already), so a process-directed one goes to a loop thread instead of a
+    /// thread asleep in a wait (under ThreadSanitizer a handler deferred there never ran).
+    class BULB_API SignalsToLoop0 {
+    public:
+        explicit SignalsToLoop0(const LoopGroup& group) noexcept;
+        ~SignalsToLoop0();
+        SignalsToLoop0(const SignalsToLoop0&) = delete;
+        SignalsToLoop0& operator=(const SignalsToLoop0&) = delete;
+
+    private:
+        std::uint64_t blocked_;  // bit s-1: signal s, blocked here by this guard
+    };
+
     std::shared_ptr<GroupExceptionHandler> handler_;  // before the loops: their handlers use it
     std::vector<std::unique_ptr<EventLoop>> loops_;
     std::vector<std::unique_ptr<Member>> members_;
     std::vector<std::thread> threads_;
     std::atomic<bool> started_{false};
+    std::atomic<std::uint64_t> group_signals_{0};  // bit s-1: add_signal_handler(s) was called
     bool closed_ = false;
     bool pin_threads_ = false;
     std::atomic<std::thread::id> closer_{};  // the thread in close() once the loops are joined
