@@ -4,7 +4,7 @@
 /// the real redis-cli and redis-benchmark (tests/protocols/check_kv_server.py).
 ///
 ///     kv_server [--host HOST] [--port PORT] [--unix PATH] [--max-clients N]
-///               [--max-memory BYTES] [--max-output-buffer BYTES] [--streams]
+///               [--max-memory BYTES] [--max-output-buffer BYTES] [--streams] [--workers N]
 ///
 /// Commands: PING ECHO HELLO GET SET(EX PX NX XX KEEPTTL) DEL EXISTS INCR INCRBY DECR DECRBY MGET
 /// MSET EXPIRE PEXPIRE TTL PTTL PERSIST DBSIZE FLUSHALL QUIT COMMAND CONFIG(GET) CLIENT(SETNAME
@@ -13,19 +13,29 @@
 /// logged, as redis-server's client-output-buffer-limit does. With --streams each client is a
 /// coroutine over FramedReader / FramedWriter instead (same commands: kv_session.hpp); there a
 /// client that does not read simply waits in drain(), so its replies never pass the high-water mark.
+/// With --workers N it serves on N loops (threads, a SO_REUSEPORT listener each) and splits the
+/// keys over them (kv_shards.hpp); each client's replies still come in the order of its commands.
 
 #include "kv_session.hpp"
+#include "kv_shards.hpp"
 
 #include <bulb/bulb.hpp>
 #include <bulb/coro.hpp>
+#include <bulb/coro/group_streams.hpp>
+#include <bulb/group_server.hpp>
+#include <bulb/loop_group.hpp>
 #include <bulb/protocols/coro/framed_stream.hpp>
 #include <bulb/protocols/framed_protocol.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <variant>
 
 using bulb::protocols::FramedProtocol;
 using bulb::protocols::FramedReader;
@@ -39,9 +49,12 @@ RespCodec request_codec() { return RespCodec(RespCodec::Options{.requests = true
 /// The callback style: one FramedProtocol per client.
 class KvClient : public FramedProtocol<RespCodec> {
 public:
-    explicit KvClient(KvState& server) : FramedProtocol<RespCodec>(request_codec()), server_(server), session_(server) {
+    /// `shards`: with --workers, the key space of all loops (`server` is this loop's share).
+    explicit KvClient(KvState& server, KvShards* shards = nullptr)
+        : FramedProtocol<RespCodec>(request_codec()), server_(server), session_(server), shards_(shards) {
         set_gather_writes(true);  // one write per batch of pipelined commands
     }
+    ~KvClient() override { *self_ = nullptr; }  // replies still on their way find no client
 
     void connection_made(bulb::Transport& t) override {
         FramedProtocol::connection_made(t);
@@ -57,6 +70,7 @@ public:
     }
 
     void frame_received(RespValue command) override {
+        if (shards_) return frame_received_sharded(command);
         std::string& out = session_.out();
         session_.run(command.elements);
         send_encoded(out);
@@ -72,6 +86,47 @@ public:
     }
 
 private:
+    /// --workers: a command may run on another loop, so its reply may come later; replies wait
+    /// in `replies_` until every earlier one is ready, and go out in command order.
+    struct Pending {
+        std::string text;
+        bool ready = false;
+    };
+    void frame_received_sharded(const RespValue& command) {
+        if (quitting_) return;  // after QUIT: nothing more is read or answered
+        Reply reply = shards_->run(session_, command.elements);
+        if (session_.quit()) quitting_ = true;
+        if (auto* text = std::get_if<std::string>(&reply); text && replies_.empty()) {
+            send_encoded(*text);  // nothing earlier pending: the common, local case
+            if (quitting_) return close();
+            return check_output_limit();
+        }
+        auto slot = std::make_shared<Pending>();
+        replies_.push_back(slot);
+        if (auto* text = std::get_if<std::string>(&reply)) {
+            slot->text = std::move(*text);
+            slot->ready = true;
+            return send_ready();
+        }
+        std::get<bulb::Future<std::string>>(reply).add_done_callback([self = self_, slot](bulb::Future<std::string>& f) {
+            try {
+                slot->text = std::move(f.result());
+            } catch (...) {  // the owning loop closed: the server is shutting down
+                slot->text = "-ERR server shutting down\r\n";
+            }
+            slot->ready = true;
+            if (*self) (*self)->send_ready();
+        });
+    }
+    void send_ready() {
+        while (!replies_.empty() && replies_.front()->ready) {
+            send_encoded(replies_.front()->text);
+            replies_.pop_front();
+        }
+        if (quitting_ && replies_.empty()) return close();
+        check_output_limit();
+    }
+
     void check_output_limit() {
         bulb::Transport* t = transport();
         if (!t || t->is_closing()) return;
@@ -88,10 +143,15 @@ private:
     KvState& server_;
     KvSession session_;
     bool counted_ = false;
+    KvShards* shards_;
+    std::deque<std::shared_ptr<Pending>> replies_;
+    std::shared_ptr<KvClient*> self_ = std::make_shared<KvClient*>(this);
+    bool quitting_ = false;
 };
 
 /// The coroutine style (--streams): one task per client.
-bulb::Task<> serve_client(KvState& server, bulb::StreamReader reader, bulb::StreamWriter writer) {
+bulb::Task<> serve_client(KvState& server, bulb::StreamReader reader, bulb::StreamWriter writer,
+                          KvShards* shards = nullptr) {
     struct Count {
         KvState& s;
         ~Count() { --s.clients; }
@@ -106,7 +166,15 @@ bulb::Task<> serve_client(KvState& server, bulb::StreamReader reader, bulb::Stre
     std::string error;
     try {
         while (std::optional<RespValue> command = co_await requests.read()) {
-            session.run(command->elements);
+            if (shards) {  // --workers: the command may run on another loop; wait for its reply
+                Reply reply = shards->run(session, command->elements);
+                if (auto* later = std::get_if<bulb::Future<std::string>>(&reply))
+                    session.out() = co_await *later;
+                else
+                    session.out() = std::move(std::get<std::string>(reply));
+            } else {
+                session.run(command->elements);
+            }
             writer.write(std::string_view(session.out()));
             session.out().clear();
             if (session.quit()) break;
@@ -130,7 +198,7 @@ bulb::Task<> serve_client(KvState& server, bulb::StreamReader reader, bulb::Stre
     if (problem) std::fprintf(stderr, "kv_server: %s\n", problem);
     std::fprintf(stderr,
                  "usage: kv_server [--host HOST] [--port PORT] [--unix PATH] [--max-clients N]\n"
-                 "                 [--max-memory BYTES] [--max-output-buffer BYTES] [--streams]\n");
+                 "                 [--max-memory BYTES] [--max-output-buffer BYTES] [--streams] [--workers N]\n");
     std::exit(2);
 }
 
@@ -152,7 +220,7 @@ Options parse(int argc, char** argv) {
             continue;
         }
         if (arg != "--host" && arg != "--port" && arg != "--unix" && arg != "--max-clients" && arg != "--max-memory" &&
-            arg != "--max-output-buffer")
+            arg != "--max-output-buffer" && arg != "--workers")
             usage(("unknown option '" + arg + "'").c_str());
         if (i + 1 >= argc) usage(("option " + arg + " needs a value").c_str());
         const char* value = argv[++i];
@@ -161,15 +229,61 @@ Options parse(int argc, char** argv) {
         else if (arg == "--unix") o.unix_path = value;
         else if (arg == "--max-clients") o.max_clients = number(arg, value, 1u << 30);
         else if (arg == "--max-memory") o.max_memory = number(arg, value, ~0ull >> 1);
+        else if (arg == "--workers") {
+            o.workers = number(arg, value, 1024);
+            if (o.workers == 0) usage("--workers needs at least 1");
+        }
         else o.max_output_buffer = number(arg, value, ~0ull >> 1);
     }
+    if (o.workers > 0 && !o.unix_path.empty()) usage("--workers serves TCP only (SO_REUSEPORT), not --unix");
     return o;
+}
+
+/// --workers N: a loop per thread with a SO_REUSEPORT listener each, the keys split over the
+/// loops. A signal (handled once, on loop 0) closes the server and drops its clients, as the
+/// one-loop server does.
+int serve_workers(const Options& options) {
+    bulb::LoopGroup group({.loops = options.workers});
+    KvShards shards(group, options);
+    std::optional<bulb::GroupServer> server;
+    std::atomic<bool> ready{false};
+    auto shut_down = [&] {
+        if (!ready.load()) return;
+        server->close();
+        server->abort_clients();
+    };
+    group.add_signal_handler(SIGINT, shut_down);
+    group.add_signal_handler(SIGTERM, shut_down);
+    group.start();
+    try {
+        if (options.streams) {
+            bulb::SharedClientConnected handler = [&shards](bulb::StreamReader r, bulb::StreamWriter w) {
+                return serve_client(shards.local(), std::move(r), std::move(w), &shards);
+            };
+            server.emplace(bulb::start_server(group, std::move(handler), options.host, options.port));
+        } else {
+            server.emplace(bulb::create_server(
+                group, [&shards] { return std::make_unique<KvClient>(shards.local(), &shards); }, options.host,
+                options.port));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kv_server: %s\n", e.what());
+        group.close();
+        return 1;
+    }
+    ready = true;
+    for (auto& a : server->sockets()) std::printf("listening on %s\n", a.to_string().c_str());
+    std::fflush(stdout);
+    server->wait_closed();  // until a signal closed it and its clients are gone
+    group.close();
+    return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Options options = parse(argc, argv);
+    if (options.workers > 0) return serve_workers(options);
     bulb::EventLoop loop;
     try {
         KvState state{KvStore(loop), options};

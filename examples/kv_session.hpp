@@ -35,6 +35,7 @@ struct Options {
     std::size_t max_memory = 0;  // 0: no limit
     std::size_t max_output_buffer = 32 * 1024 * 1024;
     bool streams = false;  // coroutines (FramedReader/FramedWriter) instead of FramedProtocol
+    std::size_t workers = 0;  // --workers N: N loops, the keys split over them (kv_shards.hpp)
 };
 
 struct KvState {
@@ -80,6 +81,10 @@ public:
     /// True after QUIT: send out(), then close the connection.
     bool quit() const noexcept { return quit_; }
     std::uint64_t id() const noexcept { return id_; }
+    /// The RESP version the client speaks (2, or 3 after HELLO 3): how nulls and maps are encoded.
+    int version() const noexcept { return version_; }
+    /// Encodes replies for RESP `version` (kv_shards.hpp runs other loops' commands this way).
+    void set_version(int version) noexcept { version_ = version; }
 
     /// What redis-server sends before it closes a connection that sent a malformed request.
     static std::string error_reply(const FrameError& error) {

@@ -10,11 +10,13 @@
 /// in one iteration cost one wake-up at most per target.
 #include <bulb/loop_group.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <pthread.h>
 #include <sched.h>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace bulb {
 namespace {
@@ -22,6 +24,15 @@ namespace {
 /// The group and loop index of the calling thread (set by the loop threads).
 thread_local const LoopGroup* current_group = nullptr;
 thread_local std::size_t current_group_index = LoopGroup::npos;
+
+/// The signals whose bits are set in `bits` (bit s-1: signal s).
+sigset_t signal_set(std::uint64_t bits) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s = 1; s <= 64; ++s)
+        if (bits & (std::uint64_t{1} << (s - 1))) sigaddset(&set, s);
+    return set;
+}
 
 /// The usable CPUs, in order.
 std::vector<int> usable_cpu_list() {
@@ -108,6 +119,24 @@ void LoopGroup::add_signal_handler(int signum, UniqueFunction<void()> fn) {
     if (is_running() && current_index() != 0)
         throw InvalidStateError("LoopGroup::add_signal_handler: call it before start() or on loop 0");
     loop(0).add_signal_handler(signum, std::move(fn));
+    if (signum >= 1 && signum <= 64) group_signals_.fetch_or(std::uint64_t{1} << (signum - 1));
+}
+
+LoopGroup::SignalsToLoop0::SignalsToLoop0(const LoopGroup& group) noexcept : blocked_(0) {
+    const std::uint64_t wanted = group.group_signals_.load();
+    if (!wanted) return;
+    sigset_t old;
+    const sigset_t add = signal_set(wanted);
+    if (pthread_sigmask(SIG_BLOCK, &add, &old) != 0) return;
+    for (int s = 1; s <= 64; ++s)
+        if ((wanted & (std::uint64_t{1} << (s - 1))) && sigismember(&old, s) == 0)
+            blocked_ |= std::uint64_t{1} << (s - 1);
+}
+
+LoopGroup::SignalsToLoop0::~SignalsToLoop0() {
+    if (!blocked_) return;
+    const sigset_t set = signal_set(blocked_);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);  // one that came meanwhile is handled now
 }
 
 void LoopGroup::check_blocking_allowed(const char* what) const {
@@ -147,6 +176,10 @@ void LoopGroup::thread_main(std::size_t index) noexcept {
                     {"LoopGroup: pinning the thread failed: " + std::error_code(err, std::system_category()).message()});
         }
     }
+    if (index != 0) {  // the group's signals go to loop 0, which handles them
+        const sigset_t set = signal_set(group_signals_.load());
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
     current_group = this;
     current_group_index = index;
     try {
@@ -169,6 +202,7 @@ void LoopGroup::stop() noexcept {
 
 void LoopGroup::join() {
     check_blocking_allowed("join");
+    SignalsToLoop0 steer(*this);
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
@@ -186,6 +220,8 @@ void LoopGroup::close() {
     stop();
     join();
     closed_ = true;
+    // From here this thread owns every loop: dropped call_on replies complete their futures here.
+    closer_.store(std::this_thread::get_id(), std::memory_order_release);
     // On this thread, one after the other: the loop threads are joined, so nothing else touches
     // the loops' (non-atomic) counts while closing destroys undelivered messages.
     for (auto& m : members_)
@@ -217,6 +253,32 @@ void LoopGroup::reply(EventLoop* home, std::size_t home_index, UniqueFunction<vo
         post(home_index, std::move(fn));
     else
         home->call_soon_threadsafe(std::move(fn));
+}
+
+std::exception_ptr LoopGroup::undelivered_error(const char* what, std::size_t target, bool started) noexcept {
+    try {
+        const std::string loop = "loop " + std::to_string(target);
+        throw Error(errc::loop_closed, std::string("LoopGroup::") + what + ": " +
+                                           (started ? "the future its function returned on " + loop +
+                                                          " was dropped unfinished (its loop closed?)"
+                                                    : loop + " closed before the message ran"));
+    } catch (...) {
+        return std::current_exception();
+    }
+}
+
+void LoopGroup::fail_undelivered(std::size_t target, bool started, EventLoop* home, std::size_t home_index,
+                                 UniqueFunction<void(std::exception_ptr)> fail) noexcept {
+    try {
+        std::exception_ptr error = undelivered_error("call_on", target, started);
+        if (home_index != npos && closer_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+            fail(std::move(error));  // its done callbacks are scheduled on the (stopped) home loop
+            return;
+        }
+        reply(home, home_index, [fail = std::move(fail), error = std::move(error)]() mutable { fail(std::move(error)); });
+    } catch (...) {
+        // The home loop is closed too (its call_soon threw): nothing can wait on its futures.
+    }
 }
 
 void LoopGroup::flush(std::size_t source) noexcept {

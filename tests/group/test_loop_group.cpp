@@ -110,6 +110,45 @@ TEST_CASE("a signal is handled once for the group, on loop 0") {
     group.close();
 }
 
+namespace {
+bool signal_blocked_here(int signum) {
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    return sigismember(&now, signum) == 1;
+}
+}  // namespace
+
+TEST_CASE("a group signal sent while the making thread waits in run_on goes to loop 0") {
+    // The waiting thread and loops 1..N-1 block the group's signals, so the kernel hands a
+    // process-directed one to loop 0 (under TSan a handler deferred to a thread asleep in a
+    // future's wait never ran, and `kill` left the server serving).
+    bulb::LoopGroup group({.loops = 2});
+    std::atomic<int> calls{0};
+    group.add_signal_handler(SIGUSR2, [&] { ++calls; });
+    REQUIRE_FALSE(signal_blocked_here(SIGUSR2));
+    group.start();
+    group.run_on(0, [] {});
+    const bool blocked_on_1 = group.run_on(1, [&] {
+        REQUIRE(::kill(::getpid(), SIGUSR2) == 0);
+        wait_for([&] { return calls.load() >= 1; });  // the making thread is still in run_on
+        return signal_blocked_here(SIGUSR2);
+    });
+    CHECK(calls == 1);
+    CHECK(blocked_on_1);
+    CHECK_FALSE(group.run_on(0, [] { return signal_blocked_here(SIGUSR2); }));
+    CHECK_FALSE(signal_blocked_here(SIGUSR2));  // the wait's mask is undone
+    // A signal the caller blocked itself stays blocked after a wait.
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+    group.run_on(1, [] {});
+    CHECK(signal_blocked_here(SIGUSR2));
+    pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr);
+    group.run_on(0, [&] { group.loop(0).remove_signal_handler(SIGUSR2); });
+    group.close();
+}
+
 TEST_CASE("pinned loop threads each run on one CPU of the usable set") {
     const std::size_t n = std::min<std::size_t>(2, bulb::LoopGroup::usable_cpus());
     bulb::LoopGroup group({.loops = n, .pin_threads = true});

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
+#include <optional>
 #include <mutex>
 #include <numeric>
 
@@ -205,4 +207,111 @@ TEST_CASE("Channel: close wakes waiting senders with an error; cancel takes noth
     auto late = bulb::create_task(loop, ch.send(4));
     CHECK_THROWS_AS(loop.run_until_complete(late), bulb::InvalidStateError);
     loop.close();
+}
+
+namespace {
+/// Makes loop `index` leave run_forever (its thread returns; queued messages stay unrun) and
+/// waits until its last iteration has begun: what is posted to it afterwards is never run.
+void stop_one_loop(bulb::LoopGroup& group, std::size_t index) {
+    std::promise<void> stopping;
+    group.post(index, [&] {
+        group.loop(index).stop();
+        stopping.set_value();
+    });
+    stopping.get_future().wait();
+}
+
+/// The loop_closed error `f` failed with (empty when it holds something else).
+template <class T>
+std::string loop_closed_message(bulb::Future<T>& f) {
+    try {
+        f.result();
+    } catch (const bulb::Error& e) {
+        if (e.code() == bulb::errc::loop_closed) return e.what();
+    } catch (...) {
+    }
+    return {};
+}
+}  // namespace
+
+TEST_CASE("close(): a call_on from a group loop whose message never ran fails with loop_closed naming the loop") {
+    bulb::LoopGroup group({.loops = 2});
+    std::optional<bulb::Future<int>> fut;  // loop 0's; read here only once the loops are joined
+    std::atomic<bool> ran{false};
+    group.start();
+    stop_one_loop(group, 1);
+    std::promise<void> sent;
+    group.post(0, [&] {
+        fut = group.call_on(1, [&] {
+            ran = true;
+            return 7;
+        });
+        sent.set_value();
+    });
+    sent.get_future().wait();
+    group.close();  // loop 1 drops the message unrun
+    REQUIRE(fut);
+    CHECK(!ran);
+    REQUIRE(fut->done());
+    const std::string what = loop_closed_message(*fut);
+    CHECK(what.find("call_on: loop 1 closed before the message ran") != std::string::npos);
+}
+
+TEST_CASE("close(): a call_on from a loop outside the group resolves there with loop_closed, also after close") {
+    bulb::EventLoop home;  // this thread's own loop
+    std::optional<bulb::LoopGroup> group(bulb::LoopGroupOptions{.loops = 2});
+    std::atomic<bool> ran{false};
+    group->start();
+    stop_one_loop(*group, 1);
+    std::optional<bulb::Future<int>> fut;
+    bulb::Future<void> issued(home);
+    home.call_soon([&] {
+        fut = group->call_on(1, [&] {
+            ran = true;
+            return 7;
+        });
+        issued.set_result();
+    });
+    home.run_until_complete(issued);
+    CHECK(!fut->done());
+    group->close();  // the message is dropped: its failure goes to `home` thread-safely
+    CHECK_THROWS_WITH_AS(home.run_until_complete(*fut), doctest::Contains("loop 1 closed before the message ran"),
+                         bulb::Error);
+    CHECK(!ran);
+
+    // After close: the message cannot even be queued; the future fails the same way.
+    bulb::Future<void> issued2(home);
+    home.call_soon([&] {
+        fut = group->call_on(0, [&] {
+            ran = true;
+            return 8;
+        });
+        issued2.set_result();
+    });
+    home.run_until_complete(issued2);
+    CHECK_THROWS_WITH_AS(home.run_until_complete(*fut), doctest::Contains("loop 0 closed before the message ran"),
+                         bulb::Error);
+    CHECK(!ran);
+    fut.reset();
+    group.reset();
+    home.close();
+}
+
+TEST_CASE("call_on and run_on fail with loop_closed when the future their function returned is dropped unfinished") {
+    bulb::LoopGroup group({.loops = 2});
+    group.start();
+    // A future of loop 1 that nobody keeps: its done callbacks (the way back) go with it.
+    auto abandoned = [&] { return bulb::Future<int>(group.loop(1)); };
+    CHECK_THROWS_WITH_AS(group.run_on(1, abandoned),
+                         doctest::Contains("run_on: the future its function returned on loop 1 was dropped unfinished"),
+                         bulb::Error);
+    auto what = group.run_on(0, [&] {
+        bulb::Future<std::string> out(group.loop(0));
+        group.call_on(1, abandoned).add_done_callback([out](bulb::Future<int>& f) mutable {
+            out.set_result(loop_closed_message(f));
+        });
+        return out;
+    });
+    CHECK(what.find("call_on: the future its function returned on loop 1 was dropped unfinished") != std::string::npos);
+    group.close();
 }
