@@ -75,7 +75,7 @@ TEST_CASE("gather: a child failing while it is cancelled joins the first error i
 }
 
 TEST_CASE("gather: one failure comes out as itself, the others cancelled") {
-    // test_tasks.GatherTests... test_one_exception: the first exception is gather's, unwrapped.
+    // test_tasks.FutureGatherTests.test_one_exception: the first exception is gather's, unwrapped.
     bulb::EventLoop loop;
     auto cancelled = std::make_shared<int>(0);
     auto main = [&]() -> bulb::Task<void> {
@@ -101,7 +101,7 @@ TEST_CASE("gather: one failure comes out as itself, the others cancelled") {
 }
 
 TEST_CASE("gather: a child's own cancellation first, then one error: the error comes out") {
-    // test_tasks.GatherTests.test_one_cancellation, followed by a sibling failing on its way
+    // test_tasks.FutureGatherTests.test_one_cancellation, followed by a sibling failing on its way
     // out: the error says more than the cancellation that started the shutdown.
     bulb::EventLoop loop;
     auto cancelled = std::make_shared<int>(0);
