@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// ExceptionGroup: several exceptions raised together (Python's ExceptionGroup, PEP 654), as
-/// TaskGroup::wait() throws when children failed, with `except*`-style helpers to test for a kind.
+/// TaskGroup::wait() and gather() throw when children failed, with `except*`-style helpers to test
+/// for a kind, on a group or on any exception_ptr (holds_exception / find_exception).
 #pragma once
 
 #include <bulb/config.hpp>
 
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -41,17 +43,35 @@ public:
     /// while the group (or any copy of the exception_ptr) lives.
     template <class E>
     const E* find() const noexcept {
-        for (const auto& e : exceptions_) {
+        for (const auto& e : exceptions_)
+            if (const E* hit = find_in<E>(e)) return hit;
+        return nullptr;
+    }
+    /// The first E in `e` itself or, when `e` is a group, inside it (depth first); nullptr for
+    /// none or a null `e`. Groups are looked into before they are matched, as `except*` does,
+    /// unless E is ExceptionGroup (or derived from it).
+    template <class E>
+    static const E* find_in(const std::exception_ptr& e) noexcept {
+        if (!e) return nullptr;
+        if constexpr (std::is_base_of_v<ExceptionGroup, E>) {
             try {
                 std::rethrow_exception(e);
             } catch (const E& hit) {
                 return &hit;
-            } catch (const ExceptionGroup& nested) {
-                if (const E* in = nested.find<E>()) return in;
             } catch (...) {
+                return nullptr;
+            }
+        } else {
+            try {
+                std::rethrow_exception(e);
+            } catch (const ExceptionGroup& nested) {
+                return nested.find<E>();
+            } catch (const E& hit) {
+                return &hit;
+            } catch (...) {
+                return nullptr;
             }
         }
-        return nullptr;
     }
     /// The exceptions that are E and those that are not (nested groups flattened), as
     /// `except* E` sees them.
@@ -66,14 +86,18 @@ private:
     template <class E>
     void split_into(std::pair<std::vector<std::exception_ptr>, std::vector<std::exception_ptr>>& out) const {
         for (const auto& e : exceptions_) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const E&) {
-                out.first.push_back(e);
-            } catch (const ExceptionGroup& nested) {
-                nested.split_into<E>(out);
-            } catch (...) {
-                out.second.push_back(e);
+            if constexpr (std::is_base_of_v<ExceptionGroup, E>) {
+                (find_in<E>(e) ? out.first : out.second).push_back(e);
+            } else {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const ExceptionGroup& nested) {
+                    nested.split_into<E>(out);
+                } catch (const E&) {
+                    out.first.push_back(e);
+                } catch (...) {
+                    out.second.push_back(e);
+                }
             }
         }
     }
@@ -82,5 +106,20 @@ private:
     std::vector<std::exception_ptr> exceptions_;
     std::string what_;
 };
+
+/// The first E in `e`: `e` itself when it is an E, else the first E inside it when it is an
+/// ExceptionGroup (nested groups included); nullptr otherwise (or for a null `e`). For code that
+/// must not care whether one error or a group came out (gather()). Valid while `e` lives.
+template <class E>
+const E* find_exception(const std::exception_ptr& e) noexcept {
+    return ExceptionGroup::find_in<E>(e);
+}
+
+/// True when `e` is an E or an ExceptionGroup holding one: `except* E` on one exception_ptr,
+/// e.g. `catch (...) { if (bulb::holds_exception<TimeoutError>(std::current_exception())) ... }`.
+template <class E>
+bool holds_exception(const std::exception_ptr& e) noexcept {
+    return find_exception<E>(e) != nullptr;
+}
 
 }  // namespace bulb

@@ -79,6 +79,16 @@ public:
     /// Calls the held callable; calling an empty UniqueFunction is undefined.
     R operator()(Args... args) { return ops_->invoke(storage_, std::forward<Args>(args)...); }
 
+    /// The held callable if its type is exactly D, else nullptr (no RTTI: the type is told by its
+    /// operations table, so a callable stored by another shared object may not be recognised).
+    template <class D>
+    D* target() noexcept {
+        if constexpr (fits_inline<D>)
+            return ops_ == &inline_ops<D> ? std::launder(reinterpret_cast<D*>(storage_)) : nullptr;
+        else
+            return ops_ == &heap_ops<D> ? *reinterpret_cast<D**>(storage_) : nullptr;
+    }
+
     /// Destroys the held callable, leaving this empty.
     void reset() noexcept {
         if (ops_) {

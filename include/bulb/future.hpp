@@ -10,6 +10,8 @@
 #include <bulb/detail/pool.hpp>
 #include <bulb/ref.hpp>
 
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <variant>
@@ -29,6 +31,14 @@ using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 /// Reports an exception nobody retrieved from a future that is being destroyed, if its loop lives.
 BULB_API void report_unretrieved(EventLoop* loop, const std::exception_ptr& e) noexcept;
+
+/// A done callback taking no argument, as add_done_callback stores it (a named type, so
+/// remove_done_callback can find the callable inside).
+template <class F, class Fut>
+struct NoArgDoneCallback {
+    F fn;
+    void operator()(Fut&) { fn(); }
+};
 
 template <class T>
 /// The shared state of a Future<T> (Counted: each Future handle holds a reference). From the
@@ -155,14 +165,48 @@ public:
         if constexpr (std::is_invocable_v<F&, Future&>)
             s_->callbacks.emplace_back(std::move(fn));
         else
-            s_->callbacks.emplace_back([fn = std::move(fn)](Future&) mutable { fn(); });
+            s_->callbacks.emplace_back(detail::NoArgDoneCallback<F, Future>{std::move(fn)});
         if (done()) schedule_callbacks();
+    }
+
+    /// Removes every pending done callback equal to `fn` and returns how many it removed
+    /// (asyncio.Future.remove_done_callback). C++ adaptation: asyncio compares callbacks with ==,
+    /// so `fn` must be equality-comparable (a function pointer, or a function object with
+    /// operator==; a lambda is not: wrap it in a struct that compares an id). Only callbacks added
+    /// with this exact type are candidates. Once the future is done its callbacks are scheduled
+    /// and none can be removed (returns 0, as asyncio).
+    template <class F>
+        requires std::equality_comparable<F>
+    std::size_t remove_done_callback(F fn) {
+        if (done()) return 0;
+        auto& cbs = s_->callbacks;
+        const auto old_size = cbs.size();
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < cbs.size(); ++i) {
+            if (!matches(cbs[i], fn)) {
+                if (kept != i) cbs[kept] = std::move(cbs[i]);
+                ++kept;
+            }
+        }
+        cbs.erase(cbs.begin() + static_cast<std::ptrdiff_t>(kept), cbs.end());
+        return old_size - kept;
     }
 
     /// Two handles to the same future compare equal.
     friend bool operator==(const Future& a, const Future& b) noexcept { return a.s_ == b.s_; }
 
 private:
+    template <class F>
+    static bool matches(UniqueFunction<void(Future&)>& cb, const F& fn) {
+        if constexpr (std::is_invocable_v<F&, Future&>) {
+            if (F* stored = cb.template target<F>()) return *stored == fn;
+        } else {
+            if (auto* stored = cb.template target<detail::NoArgDoneCallback<F, Future>>())
+                return stored->fn == fn;
+        }
+        return false;
+    }
+
     void check_pending(const char* what) const {
         if (done()) throw InvalidStateError(std::string(what) + ": future is already done");
     }

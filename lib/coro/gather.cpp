@@ -5,14 +5,35 @@
 
 namespace bulb::detail {
 
+namespace {
+
+bool is_cancellation(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const CancelledError&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+
 GatherState::~GatherState() = default;
 
 void GatherState::child_done(const std::exception_ptr& error) noexcept {
     if (abandoned_) return;
     --remaining_;
-    if (error && !error_ && !collect_all_) {
-        error_ = error;
-        if (!cancel_requested_) cancel_children({});  // the first failure cancels the rest
+    if (error && !collect_all_) {
+        if (!error_) {
+            error_ = error;
+            if (!cancel_requested_) cancel_children({});  // the first failure cancels the rest
+        } else if (!is_cancellation(error)) {
+            try {
+                later_errors_.push_back(error);
+            } catch (...) {  // out of memory: the first failure still comes out
+            }
+        }
     }
     if (remaining_ == 0 && parent_) {
         TaskRunner* parent = std::exchange(parent_, nullptr);
@@ -36,7 +57,17 @@ void GatherState::await_suspend(std::coroutine_handle<> h) {
 void GatherState::await_resume() {
     if (runner_) runner_->throw_if_cancel_due();
     if (cancel_requested_) throw CancelledError(cancel_message_);
-    if (error_) std::rethrow_exception(error_);
+    if (!error_) return;
+    if (later_errors_.empty()) std::rethrow_exception(error_);
+    // Several failures: every one that is not a cancellation, in order. A lone error after a
+    // child's cancellation comes out as itself (an error says more than the cancellation did).
+    std::vector<std::exception_ptr> errors;
+    errors.reserve(later_errors_.size() + 1);
+    if (!is_cancellation(error_)) errors.push_back(error_);
+    errors.insert(errors.end(), later_errors_.begin(), later_errors_.end());
+    if (errors.size() == 1) std::rethrow_exception(errors.front());
+    const std::size_t n = errors.size();
+    throw ExceptionGroup("gather(): " + std::to_string(n) + " children failed", std::move(errors));
 }
 
 bool GatherState::cancel_wait(const std::string& message) {

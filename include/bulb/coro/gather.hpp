@@ -4,13 +4,16 @@
 ///
 /// Differences from asyncio.gather, on purpose: the first failure cancels the other children, and
 /// gather() returns or throws only once every child has finished, so a child never outlives the
-/// gather (it may safely use the caller's locals). return_exceptions: <bulb/coro/gather_outcomes.hpp>.
+/// gather (it may safely use the caller's locals), and a failure during that cancellation is not
+/// lost (several failures come out as one ExceptionGroup). return_exceptions:
+/// <bulb/coro/gather_outcomes.hpp>.
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
 
 #include <bulb/coro/runner.hpp>
 #include <bulb/coro/task.hpp>
+#include <bulb/exception_group.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -26,7 +29,7 @@ namespace bulb {
 namespace detail {
 
 /// Bookkeeping shared by gather()'s children and the awaiting task: how many children are left,
-/// the first failure, the parent's wake-up. Heap-allocated once per gather and counted (the gather
+/// the first failure and any later ones, the parent's wake-up. Heap-allocated once per gather and counted (the gather
 /// frame and the done callbacks of Future inputs hold references); loop thread only.
 class BULB_API GatherState : public DoneHook, public Waiter, public Counted<GatherState> {
 public:
@@ -36,7 +39,8 @@ public:
     GatherState& operator=(const GatherState&) = delete;
 
     /// A child finished; `error` is its exception (CancelledError included), null on success.
-    /// The first failure cancels the other children; the last child wakes the parent.
+    /// The first failure cancels the other children; errors other than CancelledError that come
+    /// after it are kept too (for the ExceptionGroup); the last child wakes the parent.
     void child_done(const std::exception_ptr& error) noexcept;
     void task_done(TaskRunner& task, std::size_t index, const std::exception_ptr& error) noexcept override;
 
@@ -65,7 +69,8 @@ private:
     bool collect_all_ = false;
     bool cancel_requested_ = false;
     std::string cancel_message_;
-    std::exception_ptr error_;
+    std::exception_ptr error_;                      // the first failure
+    std::vector<std::exception_ptr> later_errors_;  // later failures that are not cancellations
     TaskRunner* runner_ = nullptr;  // the awaiting task, once suspended
     TaskRunner* parent_ = nullptr;  // a reference to it while it waits
 };
@@ -259,8 +264,11 @@ Task<std::tuple<gather_value_t<A>...>> gather_tuple(A... inputs) {
 /// (void results as std::monostate). Each Task<T> becomes a task of its own (create_task) when
 /// the returned task starts; Future<T>s are awaited as they are (a copyable result is copied out,
 /// a move-only one moved). The first child to fail (an exception or a cancellation) cancels the
-/// others, futures included; once all have finished, its exception is rethrown. Tasks must be
-/// passed as rvalues.
+/// others, futures included; once all have finished, its exception is rethrown. When more than
+/// one child failed with an error other than CancelledError (a child cancelled by gather that
+/// fails on its way out, say), gather throws an ExceptionGroup of every such error in the order
+/// they happened instead, so none is lost: test for a kind with holds_exception<E>(), which
+/// sees both forms. Tasks must be passed as rvalues.
 /// Cancel safety: cancelling the gather cancels every child still running, waits for all of them
 /// to finish, then throws CancelledError; nothing is left running.
 template <class... A>

@@ -11,7 +11,14 @@
 /// co_await bulb::timeout(5s).run(fetch());           // TimeoutError after 5 s
 /// bulb::Timeout scope = bulb::timeout(5s);
 /// co_await scope.run(work(scope));                    // work() may call scope.reschedule()
+///
+/// co_await bulb::timeout(5s, [&]() -> bulb::Task<> { // the block form: `async with timeout(5):`
+///     co_await step_one(); co_await step_two();       //   the body uses the caller's locals
+/// });
 /// ```
+/// C++ adaptation of the block: `async with` is a lambda returning a Task (taking the Timeout&
+/// when it wants reschedule()), run inline in the same task: a destructor cannot turn the
+/// CancelledError into TimeoutError, a scope around a call can.
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
@@ -21,12 +28,38 @@
 #include <bulb/coro/task.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 namespace bulb {
+
+class Timeout;
+
+namespace detail {
+
+/// The body of a block-form timeout: a callable giving an awaitable, called with the Timeout&
+/// or with nothing.
+template <class F>
+concept TimeoutBlock = (std::invocable<F&, Timeout&> && Awaitable<std::invoke_result_t<F&, Timeout&>>) ||
+                       (std::invocable<F&> && Awaitable<std::invoke_result_t<F&>>);
+
+template <class F>
+decltype(auto) call_timeout_block(F& block, Timeout& scope) {
+    if constexpr (std::invocable<F&, Timeout&>)
+        return block(scope);
+    else
+        return block();
+}
+
+/// What co_await on a block's awaitable gives.
+template <class F>
+using timeout_block_result_t =
+    await_result_t<decltype(call_timeout_block(std::declval<F&>(), std::declval<Timeout&>()))>;
+
+}  // namespace detail
 
 /// A deadline scope on the loop clock; std::nullopt means no deadline. Created by timeout() or
 /// timeout_at(), entered once by run(). Loop thread only.
@@ -60,6 +93,19 @@ public:
     Task<await_result_t<A>> run(A work) && {
         return run_owned(std::move(*this), std::move(work));
     }
+    /// The block form: calls `block` (with this scope, if it takes a Timeout&) inside the scope
+    /// and awaits what it returns, inline. The returned task keeps `block` (its captures) alive
+    /// while the body runs, so `[&]` captures of the caller's locals are safe under co_await.
+    /// Errors and cancel safety: as run(work).
+    template <detail::TimeoutBlock F>
+    Task<detail::timeout_block_result_t<F>> run(F block) & {
+        return run_block(*this, std::move(block));
+    }
+    /// The block form for a temporary scope: the task owns both.
+    template <detail::TimeoutBlock F>
+    Task<detail::timeout_block_result_t<F>> run(F block) && {
+        return run_block_owned(std::move(*this), std::move(block));
+    }
 
 private:
     enum class State : std::uint8_t { created, entered, expiring, expired, exited };
@@ -73,6 +119,14 @@ private:
     template <class A>
     static Task<await_result_t<A>> run_owned(Timeout scope, A work) {
         co_return co_await scope.run(std::move(work));
+    }
+    template <class F>
+    static Task<detail::timeout_block_result_t<F>> run_block(Timeout& scope, F block) {
+        co_return co_await scope.run(detail::call_timeout_block(block, scope));
+    }
+    template <class F>
+    static Task<detail::timeout_block_result_t<F>> run_block_owned(Timeout scope, F block) {
+        co_return co_await scope.run(detail::call_timeout_block(block, scope));
     }
 
     std::optional<TimePoint> when_;
@@ -114,5 +168,21 @@ Timeout timeout(std::chrono::duration<Rep, Period> delay) {
 
 /// A scope expiring at `when` on the loop clock; std::nullopt: no deadline (asyncio.timeout_at).
 inline Timeout timeout_at(std::optional<TimePoint> when) noexcept { return Timeout(when); }
+
+/// The block form of `async with asyncio.timeout(delay):` -- `co_await timeout(5s, [&]() ->
+/// Task<> { ... })`: runs the body (a callable returning a Task or other awaitable, optionally
+/// taking the Timeout&) inline in the calling task, cancels it at the deadline and throws
+/// TimeoutError for that expiry; returns the body's result. InvalidStateError when no loop runs.
+/// Cancel safety: as Timeout::run(); an outer cancel() stays a CancelledError.
+template <class Rep, class Period, detail::TimeoutBlock F>
+Task<detail::timeout_block_result_t<F>> timeout(std::chrono::duration<Rep, Period> delay, F block) {
+    return timeout(delay).run(std::move(block));
+}
+
+/// The block form of `async with asyncio.timeout_at(when):` (std::nullopt: no deadline).
+template <detail::TimeoutBlock F>
+Task<detail::timeout_block_result_t<F>> timeout_at(std::optional<TimePoint> when, F block) {
+    return timeout_at(when).run(std::move(block));
+}
 
 }  // namespace bulb
