@@ -5,7 +5,8 @@
 /// close_range), so a big parent is never copied and the exec errno reaches the parent before
 /// spawn_child returns (a failed child never looks like exit code 127). Under ThreadSanitizer
 /// (whose clone interceptor treats every clone as a fork) and off x86-64/AArch64 Linux it is
-/// glibc's posix_spawn.
+/// glibc's posix_spawn, which BULB_SUBPROCESS_SPAWN=posix_spawn also selects (so the tests run
+/// both paths in every build).
 #include "spawn.hpp"
 
 #include <bulb/error.hpp>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -124,8 +126,6 @@ struct ExecArrays {
     throw Error(std::error_code(err, std::system_category()), what);
 }
 
-#ifndef BULB_SPAWN_CLONE
-
 /// posix_spawn_file_actions_t and posix_spawnattr_t with their destroy calls.
 struct SpawnState {
     posix_spawn_file_actions_t actions;
@@ -190,7 +190,7 @@ SpawnedChild spawn_with_posix_spawn(const SpawnRequest& req, const char* who) {
     throw_spawn_error(req, who, rc, bad_cwd);
 }
 
-#else  // BULB_SPAWN_CLONE
+#ifdef BULB_SPAWN_CLONE
 
 // --- the clone path --------------------------------------------------------------------------
 // The child shares the parent's memory until it execs (CLONE_VM | CLONE_VFORK; the parent's
@@ -324,7 +324,9 @@ fail:
 }
 
 /// One stack per thread for its children, kept: a vfork child is done with it (exec'd or
-/// exited) before clone returns, and a thread runs one spawn at a time.
+/// exited) before clone returns, and a thread runs one spawn at a time. A signal handler that
+/// spawned (not async-signal-safe, but) cannot reuse it mid-spawn: every signal is blocked from
+/// before the clone until it has returned, the only window in which the stack is in use.
 class ChildStack {
 public:
     static constexpr std::size_t size = 64 * 1024;
@@ -352,6 +354,23 @@ bool close_range_available() noexcept {
     return ok;
 }
 
+/// Without close_range (Linux < 5.9) the child closes descriptor by descriptor up to this
+/// bound: one above the highest descriptor open now (from /proc/self/fd), or RLIMIT_NOFILE's
+/// soft limit when /proc cannot be read (which can be 10^6 syscalls per spawn, hence the scan).
+int close_loop_limit() noexcept {
+    int highest = -1;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            highest = std::max(highest, std::atoi(e->d_name));
+        }
+        ::closedir(d);
+        if (highest >= 0) return highest + 1;
+    }
+    long m = ::sysconf(_SC_OPEN_MAX);
+    return m > 0 && m < INT32_MAX ? static_cast<int>(m) : 65536;
+}
+
 /// Where exec looks for argv[0]: itself when it holds a '/', else every PATH entry (the
 /// parent's PATH, as posix_spawnp; unset: /bin:/usr/bin; an empty entry: the directory).
 std::vector<std::string> exec_candidates(const std::string& name) {
@@ -372,7 +391,7 @@ std::vector<std::string> exec_candidates(const std::string& name) {
     return out;
 }
 
-SpawnedChild spawn_with_clone(const SpawnRequest& req, const char* who) {
+SpawnedChild spawn_with_clone(const SpawnRequest& req, const char* who, bool force_close_loop) {
     ChildFds fds(req, who);
     ExecArrays ex(req);
     std::vector<std::string> candidates = exec_candidates(req.argv[0]);
@@ -392,12 +411,8 @@ SpawnedChild spawn_with_clone(const SpawnRequest& req, const char* who) {
     a.new_session = req.new_session;
     a.set_pgroup = req.process_group.has_value();
     a.pgroup = req.process_group.value_or(0);
-    a.close_range_works = close_range_available();
-    a.close_limit = 0;
-    if (!a.close_range_works) {
-        long m = ::sysconf(_SC_OPEN_MAX);
-        a.close_limit = m > 0 && m < INT32_MAX ? static_cast<int>(m) : 65536;
-    }
+    a.close_range_works = !force_close_loop && close_range_available();
+    a.close_limit = a.close_range_works ? 0 : close_loop_limit();
     a.error = 0;
     a.in_chdir = 0;
     void* stack = child_stack.top(who);
@@ -409,7 +424,10 @@ SpawnedChild spawn_with_clone(const SpawnRequest& req, const char* who) {
     int pidfd = -1;
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     pid_t pid = ::clone(child_main, stack, flags | (req.want_pidfd ? CLONE_PIDFD : 0), &a, &pidfd);
-    if (pid < 0 && req.want_pidfd && errno == EINVAL) {  // a kernel before 5.2: no CLONE_PIDFD
+    // Kernels before 5.2 ignore the CLONE_PIDFD bit (it was CLONE_PID, unused since 2.5) and
+    // leave pidfd at -1: the caller then opens one or uses SIGCHLD. A kernel or sandbox that
+    // refuses the bit says EINVAL: try once more without it.
+    if (pid < 0 && req.want_pidfd && errno == EINVAL) {
         pidfd = -1;
         pid = ::clone(child_main, stack, flags, &a, &pidfd);
     }
@@ -430,12 +448,30 @@ SpawnedChild spawn_with_clone(const SpawnRequest& req, const char* who) {
 
 }  // namespace
 
-SpawnedChild spawn_child(const SpawnRequest& req, const char* who) {
+SpawnMethod spawn_method() {
+    const char* v = std::getenv("BULB_SUBPROCESS_SPAWN");
+    if (!v || !*v || std::strcmp(v, "clone") == 0) return SpawnMethod::clone;
+    if (std::strcmp(v, "posix_spawn") == 0) return SpawnMethod::posix_spawn;
+    if (std::strcmp(v, "clone_close_loop") == 0) return SpawnMethod::clone_close_loop;
+    throw std::invalid_argument(std::string("BULB_SUBPROCESS_SPAWN='") + v +
+                                "' is none of clone, clone_close_loop, posix_spawn");
+}
+
+bool clone_spawn_available() noexcept {
 #ifdef BULB_SPAWN_CLONE
-    return spawn_with_clone(req, who);
+    return true;
 #else
-    return spawn_with_posix_spawn(req, who);
+    return false;
 #endif
+}
+
+SpawnedChild spawn_child(const SpawnRequest& req, const char* who) {
+    const SpawnMethod m = spawn_method();
+#ifdef BULB_SPAWN_CLONE
+    if (m != SpawnMethod::posix_spawn) return spawn_with_clone(req, who, m == SpawnMethod::clone_close_loop);
+#endif
+    (void)m;
+    return spawn_with_posix_spawn(req, who);
 }
 
 }  // namespace bulb::detail

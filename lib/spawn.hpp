@@ -40,6 +40,18 @@ void validate_spawn_request(const SpawnRequest& req, const char* who);
 /// True when BULB_SUBPROCESS_NO_PIDFD is set (tests of the SIGCHLD fallback).
 bool pidfds_disabled() noexcept;
 
+/// How children are started: the clone path (the default where it is built), the same with
+/// close_range treated as missing (the Linux < 5.9 fallback, for tests), or posix_spawn.
+enum class SpawnMethod { clone, clone_close_loop, posix_spawn };
+
+/// The method BULB_SUBPROCESS_SPAWN names (unset or empty: clone). Throws
+/// std::invalid_argument for another value. Where the clone path is not built (ThreadSanitizer,
+/// other architectures) every method is posix_spawn.
+SpawnMethod spawn_method();
+
+/// True when this build has the clone path (x86-64/AArch64 Linux, not under ThreadSanitizer).
+bool clone_spawn_available() noexcept;
+
 /// Starts the child. Throws bulb::Error with the child's errno (system category) when exec,
 /// chdir or a descriptor action failed; the failed child was already reaped.
 SpawnedChild spawn_child(const SpawnRequest& req, const char* who);

@@ -400,6 +400,7 @@ Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& f
     req.process_group = o.process_group;
     req.want_pidfd = !detail::pidfds_disabled();
     detail::validate_spawn_request(req, who);
+    (void)detail::spawn_method();  // a bad BULB_SUBPROCESS_SPAWN throws here, before any descriptor is made
     const Stdio* specs[3] = {&o.std_in, &o.std_out, &o.std_err};
     if (o.std_in.kind == Stdio::Kind::merged_stdout || o.std_out.kind == Stdio::Kind::merged_stdout)
         throw std::invalid_argument(std::string(who) + ": only stderr can be merged into stdout");
