@@ -121,7 +121,11 @@ std::optional<std::string> PipeTransport::get_extra_info(std::string_view name) 
 // --- reading --------------------------------------------------------------------------------
 
 void PipeTransport::on_readable() noexcept {
-    if (closing_ || !reading_) return;
+    if (closing_) return;
+    if (!reading_) {  // paused since the watch was last armed: disarm it now (see pause_reading)
+        read_watch_.stop();
+        return;
+    }
     auto* bp = dynamic_cast<BufferedProtocol*>(protocol_.get());
     std::byte* buf;
     std::size_t cap;
@@ -156,16 +160,18 @@ void PipeTransport::on_readable() noexcept {
     }
 }
 
+// Pausing is lazy: the watch stays armed and on_readable disarms it only if the pipe becomes
+// readable while paused. A stream reader pauses after nearly every big read and resumes as soon as
+// its coroutine took the data, before the next poll: eager pausing cost an epoll_ctl pair per read.
 void PipeTransport::pause_reading() {
     if (dir_ != Direction::read || closing_ || !reading_) return;
     reading_ = false;
-    read_watch_.stop();
 }
 
 void PipeTransport::resume_reading() {
     if (dir_ != Direction::read || closing_ || reading_) return;
     reading_ = true;
-    if (connected_) start_watch(read_watch_);
+    if (connected_) start_watch(read_watch_);  // a no-op while still armed
 }
 
 // --- writing --------------------------------------------------------------------------------

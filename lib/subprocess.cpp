@@ -44,6 +44,11 @@ void SubprocessProtocol::resume_writing() {}
 
 namespace bulb::detail {
 
+bool pidfds_disabled() noexcept {
+    const char* v = std::getenv("BULB_SUBPROCESS_NO_PIDFD");
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
 namespace {
 
 int pidfd_open(pid_t pid) noexcept {
@@ -62,11 +67,6 @@ int pidfd_send_signal(int pidfd, int sig) noexcept {
     errno = ENOSYS;
     return -1;
 #endif
-}
-
-bool pidfds_disabled() noexcept {
-    const char* v = std::getenv("BULB_SUBPROCESS_NO_PIDFD");
-    return v && *v && std::strcmp(v, "0") != 0;
 }
 
 /// The status asyncio reports: the exit code, or -N for death by signal N.
@@ -144,10 +144,10 @@ private:
 
 }  // namespace
 
-SubprocessImpl* SubprocessImpl::create(LoopImpl& loop, pid_t pid, const int parent_fds[3],
+SubprocessImpl* SubprocessImpl::create(LoopImpl& loop, pid_t pid, int pidfd, const int parent_fds[3],
                                        std::unique_ptr<SubprocessProtocol> protocol, OnLoopClose on_loop_close,
                                        Future<SubprocessConnection> waiter) {
-    auto* s = new SubprocessImpl(loop, pid, std::move(protocol), on_loop_close);
+    auto* s = new SubprocessImpl(loop, pid, pidfd, std::move(protocol), on_loop_close);
     TransportPtr self_ref;  // nothing below throws past this point but allocation
     for (int fd = 0; fd < 3; ++fd) {
         if (parent_fds[fd] < 0) continue;
@@ -162,10 +162,11 @@ SubprocessImpl* SubprocessImpl::create(LoopImpl& loop, pid_t pid, const int pare
     return s;
 }
 
-SubprocessImpl::SubprocessImpl(LoopImpl& loop, pid_t pid, std::unique_ptr<SubprocessProtocol> protocol,
+SubprocessImpl::SubprocessImpl(LoopImpl& loop, pid_t pid, int pidfd, std::unique_ptr<SubprocessProtocol> protocol,
                                OnLoopClose on_loop_close)
-    : loop_(loop), pid_(pid), on_loop_close_(on_loop_close), protocol_(std::move(protocol)) {
-    if (!pidfds_disabled()) pidfd_ = pidfd_open(pid_);
+    : loop_(loop), pid_(pid), pidfd_(pidfd), on_loop_close_(on_loop_close), protocol_(std::move(protocol)) {
+    // The spawn made the pidfd with the child where it could (CLONE_PIDFD); else open one now.
+    if (pidfd_ < 0 && !pidfds_disabled()) pidfd_ = pidfd_open(pid_);
     add_ref();  // the loop's reference, until connection_lost has returned
     loop_.transports_.push(this);
 }
@@ -397,7 +398,9 @@ Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& f
     req.pass_fds = o.pass_fds;
     req.new_session = o.start_new_session;
     req.process_group = o.process_group;
+    req.want_pidfd = !detail::pidfds_disabled();
     detail::validate_spawn_request(req, who);
+    (void)detail::spawn_method();  // a bad BULB_SUBPROCESS_SPAWN throws here, before any descriptor is made
     const Stdio* specs[3] = {&o.std_in, &o.std_out, &o.std_err};
     if (o.std_in.kind == Stdio::Kind::merged_stdout || o.std_out.kind == Stdio::Kind::merged_stdout)
         throw std::invalid_argument(std::string(who) + ": only stderr can be merged into stdout");
@@ -439,16 +442,17 @@ Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& f
         }
     }
     Future<SubprocessConnection> result(loop);
-    pid_t pid;
+    detail::SpawnedChild child;
     try {
-        pid = detail::spawn_child(req, who);
+        child = detail::spawn_child(req, who);
     } catch (const Error&) {
         result.set_exception(std::current_exception());
         return result;
     }
     int parent[3] = {fds.parent[0], fds.parent[1], fds.parent[2]};
     for (int& fd : fds.parent) fd = -1;  // the transports own them now
-    detail::SubprocessImpl::create(loop.impl(), pid, parent, std::move(protocol), o.on_loop_close, result);
+    detail::SubprocessImpl::create(loop.impl(), child.pid, child.pidfd, parent, std::move(protocol), o.on_loop_close,
+                                   result);
     return result;
 }
 

@@ -19,9 +19,10 @@ class LoopImpl;
 
 class SubprocessImpl final : public SubprocessTransport, public LoopResource {
 public:
-    /// Takes the started child `pid` and the parent ends of its pipes (-1 where not a pipe);
-    /// connection_made() runs from the loop, then `waiter` resolves.
-    static SubprocessImpl* create(LoopImpl& loop, pid_t pid, const int parent_fds[3],
+    /// Takes the started child `pid`, its `pidfd` (-1: opened here unless pidfds are disabled)
+    /// and the parent ends of its pipes (-1 where not a pipe); connection_made() runs from the
+    /// loop, then `waiter` resolves.
+    static SubprocessImpl* create(LoopImpl& loop, pid_t pid, int pidfd, const int parent_fds[3],
                                   std::unique_ptr<SubprocessProtocol> protocol, OnLoopClose on_loop_close,
                                   Future<SubprocessConnection> waiter);
 
@@ -45,7 +46,8 @@ public:
     bool try_reap() noexcept;
 
 private:
-    SubprocessImpl(LoopImpl& loop, pid_t pid, std::unique_ptr<SubprocessProtocol> protocol, OnLoopClose on_loop_close);
+    SubprocessImpl(LoopImpl& loop, pid_t pid, int pidfd, std::unique_ptr<SubprocessProtocol> protocol,
+                   OnLoopClose on_loop_close);
     ~SubprocessImpl() override;
 
     void on_connected(Future<SubprocessConnection>& waiter) noexcept;

@@ -53,6 +53,62 @@ TEST_CASE("read pipe pause_reading stops delivery until resume_reading") {
     loop.close();
 }
 
+/// Pauses its transport from inside every data_received (as a stream reader over its limit does).
+class PausingPipe final : public RecordingPipe {
+public:
+    using RecordingPipe::RecordingPipe;
+    int deliveries = 0;
+    void data_received(bulb::ByteView d) override {
+        RecordingPipe::data_received(d);
+        ++deliveries;
+        transport_->pause_reading();
+    }
+    void connection_made(bulb::Transport& t) override {
+        RecordingPipe::connection_made(t);
+        transport_ = &t;
+    }
+
+private:
+    bulb::Transport* transport_ = nullptr;
+};
+
+TEST_CASE("read pipe paused from data_received (the lazy pause): nothing more until resume, resumed before or after new data") {
+    bulb_test::AuditedLoop loop;
+    auto p = bulb::make_pipe();
+    auto log = std::make_shared<PipeLog>();
+    PausingPipe* proto = nullptr;
+    auto conn = loop.run_until_complete(loop.connect_read_pipe(
+        [&] {
+            auto u = std::make_unique<PausingPipe>(log);
+            proto = u.get();
+            return u;
+        },
+        p.read_fd));
+    auto& t = *conn.transport;
+    REQUIRE(::write(p.write_fd, "one", 3) == 3);
+    CHECK(run_until(loop, [&] { return proto->deliveries == 1; }));
+    CHECK(!t.is_reading());
+    // More data while paused: the pipe is readable, yet nothing is delivered.
+    REQUIRE(::write(p.write_fd, "two", 3) == 3);
+    CHECK(!run_until(loop, [&] { return proto->deliveries > 1; }, 100ms));
+    CHECK(log->data == "one");
+    t.resume_reading();
+    CHECK(run_until(loop, [&] { return log->data == "onetwo"; }));
+    CHECK(proto->deliveries == 2);
+    // Paused again by that delivery, resumed at once (before any new data): the next write arrives.
+    t.resume_reading();
+    CHECK(t.is_reading());
+    REQUIRE(::write(p.write_fd, "three", 5) == 5);
+    CHECK(run_until(loop, [&] { return log->data == "onetwothree"; }));
+    CHECK(proto->deliveries == 3);
+    ::close(p.write_fd);
+    t.resume_reading();  // EOF reaches a reading transport
+    CHECK(run_until(loop, [&] { return log->lost; }));
+    CHECK(!log->lost_ec);
+    conn = {};
+    loop.close();
+}
+
 TEST_CASE("write pipe: flow control pauses above the high-water mark and resumes as the reader drains") {
     int fds0 = count_open_fds();
     bulb_test::AuditedLoop loop;
