@@ -26,6 +26,7 @@ struct ChatOptions {
     std::chrono::milliseconds max_behind{10000};  // a client not catching up for this long is cut
     std::chrono::milliseconds idle_timeout{300000};  // a client silent this long is cut (0: never)
     std::string motd;
+    std::size_t workers = 0;  // --workers N (chat_server only): N loops, one room; 0: one loop
     std::optional<bulb::TlsContext> tls;
     /// The bytes queued for a client at most: max_backlog lines of max_line bytes, escaped
     /// (up to 4 bytes per byte) and prefixed by a nickname.
@@ -39,16 +40,17 @@ struct ChatOptions {
 
     /// Parses argv; wrong options print usage and exit 2. The TLS certificate and key are
     /// loaded here: an unreadable file or a key not matching its certificate prints the error
-    /// and exits 1.
-    static ChatOptions parse(int argc, char** argv, const char* program) {
+    /// and exits 1. `workers_ok`: --workers N is accepted (and shown in the usage).
+    static ChatOptions parse(int argc, char** argv, const char* program, bool workers_ok = false) {
         ChatOptions o;
         const char* bad = nullptr;  // the option that was wrong, named in the message
         auto usage = [&] {
             if (bad) std::fprintf(stderr, "%s: %s: unknown option, or a missing or bad value\n", program, bad);
             std::fprintf(stderr,
                          "usage: %s [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES] [--motd TEXT]\n"
-                         "       %*s [--max-behind SECONDS] [--idle-timeout SECONDS] %s\n",
-                         program, static_cast<int>(std::string_view(program).size()), "", TlsFlags::server_usage);
+                         "       %*s [--max-behind SECONDS] [--idle-timeout SECONDS] %s%s\n",
+                         program, static_cast<int>(std::string_view(program).size()), "", TlsFlags::server_usage,
+                         workers_ok ? " [--workers N]" : "");
             std::exit(2);
         };
         auto number = [&](const char* s, unsigned long max) {
@@ -76,6 +78,10 @@ struct ChatOptions {
             else if (arg == "--max-behind") o.max_behind = seconds(value);
             else if (arg == "--idle-timeout") o.idle_timeout = seconds(value, true);
             else if (arg == "--motd") o.motd = value;
+            else if (arg == "--workers" && workers_ok) {
+                o.workers = number(value, 1024);
+                if (o.workers == 0) usage();
+            }
             else if (arg == "--tls-cert") flags.cert = value;
             else if (arg == "--tls-key") flags.key = value;
             else usage();

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,8 +31,40 @@ public:
 
     explicit ChatRoom(std::string motd = {}) : motd_(std::move(motd)) {}
 
+    // --- chat_server --workers (chat_workers.hpp): one room per loop ---------------------------
+    /// Called with every line this room broadcasts for its own members (not for deliver()'s):
+    /// the other loops' rooms get it from here.
+    std::function<void(const std::string&)> relay;
+    /// Told to each client on joining ("loop 1 of 2"); empty: nothing.
+    std::string where;
+    /// A line broadcast by another loop's room: to every member here.
+    void deliver(const std::string& line) { broadcast(nullptr, line, false); }
+    /// The nickname `raw` would give `m` (its first line, or /nick NAME) if valid and free in
+    /// this room; the server claims it for every loop before on_line sees the line.
+    std::optional<std::string> nick_wanted(const Member& m, std::string_view raw) const {
+        std::string text = escape_controls(raw);
+        std::string_view line = text;
+        std::string_view want;
+        if (m.nick.empty()) want = line;
+        else if (line.starts_with("/nick ")) want = line.substr(6);
+        else return std::nullopt;
+        if (!valid_nick(want) || taken(want)) return std::nullopt;  // on_line answers it
+        return std::string(want);
+    }
+    /// The claim of nick_wanted() failed: another loop's member has that nickname.
+    void nick_taken(Member& m) { m.send(m.nick.empty() ? "*** nickname taken, try again:" : "*** nickname taken"); }
+    /// True if `raw` is the /list command (answered with list() from every loop's names).
+    static bool is_list(std::string_view raw) { return raw == "/list" || raw.starts_with("/list "); }
+    /// Sends `m` the /list answer for `names`.
+    static void list(Member& m, const std::vector<std::string>& names) {
+        std::string all;
+        for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+        m.send("*** users: " + all);
+    }
+
     /// A client connected: greet it and ask for a nickname.
     void join(Member& m) {
+        if (!where.empty()) m.send("*** " + where);
         if (!motd_.empty()) m.send("*** " + motd_);
         m.send("*** Welcome! Choose a nickname:");
     }
@@ -95,9 +129,9 @@ private:
             return false;
         }
         if (cmd == "/list") {
-            std::string names;
-            for (Member* o : members_) names += (names.empty() ? "" : ", ") + o->nick;
-            m.send("*** users: " + names);
+            std::vector<std::string> names;
+            for (Member* o : members_) names.push_back(o->nick);
+            list(m, names);
         } else if (cmd == "/me") {
             broadcast(&m, "* " + m.nick + " " + std::string(arg));
         } else if (cmd == "/nick") {
@@ -115,8 +149,10 @@ private:
         return true;
     }
 
-    /// Sends `line` to everyone but `from`; a member too far behind is disconnected.
-    void broadcast(Member* from, const std::string& line) {
+    /// Sends `line` to everyone but `from` (and, with `relayed`, to relay); a member too far
+    /// behind is disconnected.
+    void broadcast(Member* from, const std::string& line, bool relayed = true) {
+        if (relayed && relay) relay(line);
         std::vector<Member*> slow;
         for (Member* o : members_)
             if (o != from && !o->send(line)) slow.push_back(o);

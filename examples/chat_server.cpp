@@ -5,7 +5,7 @@
 ///
 ///     chat_server [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES]
 ///                 [--max-behind SECONDS] [--idle-timeout SECONDS] [--motd TEXT]
-///                 [--tls-cert FILE --tls-key FILE]
+///                 [--tls-cert FILE --tls-key FILE] [--workers N]
 ///
 /// A client that sends no line for --idle-timeout seconds (default 300; 0: never) is told so
 /// and disconnected; one that does not read what the room sends for --max-behind seconds
@@ -13,12 +13,19 @@
 ///
 /// With --tls-cert/--tls-key every client speaks TLS (chat_client --tls-ca CA.pem, or
 /// openssl s_client -quiet); a bad certificate or key file exits 1.
+///
+/// With --workers N it serves on N loops (threads, a SO_REUSEPORT listener each) as one room:
+/// see chat_workers.hpp. Each client is told its loop first ("*** loop 1 of 2"). Backpressure
+/// stays within a loop: a sender waits for full members of its own loop; a member that cannot
+/// take the lines of other loops is cut by --max-backlog / --max-behind as usual.
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
+#include "chat_workers.hpp"
 #include "memory_return.hpp"
 
 #include <bulb/coro.hpp>
+#include <bulb/coro/group_streams.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -27,8 +34,12 @@
 #include <vector>
 
 static ChatOptions options;
-static ChatRoom* room;
-static MemoryReturn* memory;  // RSS back near the baseline after bursts
+// Per loop (thread_local: with --workers every loop thread has its own).
+static thread_local ChatRoom* room;
+static thread_local MemoryReturn* memory;  // RSS back near the baseline after bursts (one loop only)
+static ChatWorkers* workers;  // --workers: the rooms of all loops
+static thread_local std::size_t live_clients;  // serve_client tasks running on this loop
+static thread_local std::vector<bulb::Future<void>> all_gone;  // set when live_clients is 0 again
 /// The longest piece the reader buffers of a line (StreamOptions::limit); see serve_client.
 constexpr std::size_t reader_chunk = 64 * 1024;
 
@@ -68,7 +79,7 @@ public:
     }
     /// Set and cleared each time a member catches up or leaves: what waiting senders await.
     static bulb::Event& progress() {
-        static bulb::Event event;
+        static thread_local bulb::Event event;
         return event;
     }
 
@@ -101,8 +112,8 @@ public:
     }
 
 private:
-    static std::vector<StreamMember*>& all() {
-        static std::vector<StreamMember*> members;
+    static std::vector<StreamMember*>& all() {  // this loop's
+        static thread_local std::vector<StreamMember*> members;
         return members;
     }
     static void pulse() {
@@ -127,6 +138,8 @@ private:
 };
 
 static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter writer) {
+    if (workers) room = &workers->local();
+    ++live_clients;
     StreamMember me(writer);
     auto watching = bulb::create_task(me.watchdog());
     // --idle-timeout: a client that sends no line for that long is told so and closed (the
@@ -188,7 +201,23 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
             // Backpressure: no new line while a member cannot take it; the member's watchdog
             // cuts it if it stays so for --max-behind.
             while (StreamMember::anyone_full()) co_await StreamMember::progress().wait();
+            std::string released;  // --workers: the nickname `line` gives up
+            if (workers) {  // nicknames are claimed on loop 0, /list asks it for all of them
+                if (auto want = room->nick_wanted(me, line)) {
+                    if (!co_await workers->claim(*want)) {
+                        room->nick_taken(me);
+                        line = std::string();
+                        continue;
+                    }
+                    released = me.nick;
+                } else if (ChatRoom::is_list(line)) {
+                    ChatRoom::list(me, co_await workers->names());
+                    line = std::string();
+                    continue;
+                }
+            }
             bool more = room->on_line(me, line);
+            if (!released.empty()) workers->release(std::move(released));
             line = std::string();  // a reserved long-line buffer is not kept
             if (!more) break;  // /quit
         }
@@ -196,6 +225,7 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
     }
     idle.stop();
     room->leave(me);
+    if (workers && !me.nick.empty()) workers->release(me.nick);
     me.finish();  // the watchdog waits (bounded) for what is queued to go out, then stops
     co_await bulb::shield(watching);
     writer.close();
@@ -204,6 +234,8 @@ static bulb::Task<> serve_client(bulb::StreamReader reader, bulb::StreamWriter w
     } catch (const bulb::Error&) {  // it ended with an error: closed all the same
     }
     if (memory) memory->settle();  // null once main_task has ended
+    if (--live_clients == 0)
+        for (auto& f : std::exchange(all_gone, {})) f.set_result();
 }
 
 static bulb::Task<> main_task() {
@@ -232,8 +264,55 @@ static bulb::Task<> main_task() {
     cut.cancel();
 }
 
+/// --workers N: a loop per thread, each with its own SO_REUSEPORT listener and room (a client
+/// stays on the loop that accepted it). A signal, handled once on loop 0, closes the server and
+/// its clients on every loop; clients that do not read are cut after 5 s.
+static int serve_workers() {
+    bulb::LoopGroup group({.loops = options.workers});
+    ChatWorkers rooms(group, options.motd);
+    workers = &rooms;
+    std::optional<bulb::GroupServer> server;
+    std::atomic<bool> ready{false};
+    auto shut_down = [&] {
+        if (!ready.load()) return;
+        server->close();
+        server->close_clients();
+        group.loop(0).call_later(std::chrono::seconds(5), [&] { server->abort_clients(); });
+    };
+    group.add_signal_handler(SIGINT, shut_down);
+    group.add_signal_handler(SIGTERM, shut_down);
+    group.start();
+    try {
+        bulb::StreamOptions so;
+        so.limit = std::min(options.max_line, reader_chunk);
+        so.server.tls = options.tls;
+        server.emplace(bulb::start_server(group, serve_client, options.host, options.port, so));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_server: %s\n", e.what());
+        group.close();
+        return 1;
+    }
+    ready = true;
+    for (auto& a : server->sockets())
+        std::printf("chat server listening on %s%s (%zu loops)\n", a.to_string().c_str(), options.tls ? " (TLS)" : "",
+                    group.size());
+    std::fflush(stdout);
+    server->wait_closed();  // until a signal closed it and its clients are gone
+    for (std::size_t i = 0; i < group.size(); ++i)  // client tasks finishing their last steps
+        group.run_on(i, [&group, i] {
+            bulb::Future<void> done(group.loop(i));
+            if (live_clients == 0) done.set_result();
+            else all_gone.push_back(done);
+            return done;
+        });
+    group.close();
+    workers = nullptr;
+    return 0;
+}
+
 int main(int argc, char** argv) {
-    options = ChatOptions::parse(argc, argv, "chat_server");
+    options = ChatOptions::parse(argc, argv, "chat_server", true);
+    if (options.workers > 0) return serve_workers();
     // The room outlives the loop: client tasks still running when main_task ends are cancelled
     // by bulb::run, and they leave the room on their way out.
     ChatRoom chat(options.motd);

@@ -5,25 +5,38 @@
 ///
 ///     chat_server_callbacks [--host HOST] [--port PORT] [--max-line BYTES] [--max-backlog LINES]
 ///                           [--max-behind SECONDS] [--idle-timeout SECONDS] [--motd TEXT]
-///                           [--tls-cert FILE --tls-key FILE]
+///                           [--tls-cert FILE --tls-key FILE] [--workers N]
+///
+/// --workers N: N loops as one room (chat_workers.hpp). A line that needs loop 0 (a nickname
+/// to claim, /list) pauses the client's reading until the answer is back, so each client's
+/// lines are still handled in the order sent.
 
 #include "chat_options.hpp"
 #include "chat_room.hpp"
+#include "chat_workers.hpp"
 
 #include <bulb/bulb.hpp>
+#include <bulb/group_server.hpp>
 #include <bulb/protocols/line.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <optional>
+#include <string>
 
 class ChatClient : public bulb::protocols::LineProtocol, public ChatRoom::Member {
 public:
-    ChatClient(ChatRoom& room, const ChatOptions& options)
-        : LineProtocol(options.max_line), room_(room), options_(options) {}
-    ~ChatClient() override { idle_.reset(); }
+    /// `workers`: the rooms of all loops with --workers (`room` is this loop's), else null.
+    ChatClient(ChatRoom& room, const ChatOptions& options, ChatWorkers* workers = nullptr)
+        : LineProtocol(options.max_line), room_(room), options_(options), workers_(workers) {}
+    ~ChatClient() override {
+        *alive_ = false;  // an answer from loop 0 still on its way finds the client gone
+        idle_.reset();
+    }
 
     void connection_made(bulb::Transport& t) override {
         LineProtocol::connection_made(t);
@@ -40,10 +53,7 @@ public:
     }
     void line_received(std::string_view line) override {
         idle_->on_read();
-        if (!room_.on_line(*this, line)) {  // /quit
-            room_.leave(*this);
-            transport()->close();
-        }
+        handle(line);
     }
     void line_too_long(std::size_t) override {
         idle_->on_read();
@@ -53,6 +63,7 @@ public:
         behind_.cancel();
         if (idle_) idle_->stop();
         room_.leave(*this);
+        if (workers_ && !nick.empty()) workers_->release(nick);
     }
     // Behind (write buffer above high water) for --max-behind without catching up: cut, logged.
     void pause_writing() override {
@@ -73,6 +84,49 @@ public:
     void disconnect() override { cut("its queue is over the limit"); }
 
 private:
+    /// One line of this client, in order: to the room, after loop 0's answer if it needs one.
+    void handle(std::string_view line) {
+        if (workers_) {
+            if (auto want = room_.nick_wanted(*this, line)) {
+                wait_for(workers_->claim(*want), [this, want = *want, text = std::string(line)](bool ok) {
+                    if (!ok) return room_.nick_taken(*this);
+                    std::string old = nick;
+                    say(text);
+                    if (!old.empty() && nick != old) workers_->release(old);
+                }, [w = workers_, want = *want] { w->release(want); });
+                return;
+            }
+            if (ChatRoom::is_list(line)) {
+                wait_for(workers_->names(), [this](const std::vector<std::string>& names) { ChatRoom::list(*this, names); });
+                return;
+            }
+        }
+        say(line);
+    }
+    void say(std::string_view line) {
+        if (!room_.on_line(*this, line)) {  // /quit
+            room_.leave(*this);
+            transport()->close();
+        }
+    }
+    /// Stops reading until `answer` is done, then runs `then(result)` and goes on with the
+    /// lines received meanwhile (FramedProtocol keeps them while paused: pause_reading takes
+    /// effect between lines). `orphan` runs instead if the client is gone or closing by then.
+    template <class T, class Then>
+    void wait_for(bulb::Future<T> answer, Then then, std::function<void()> orphan = {}) {
+        pause_reading();
+        answer.add_done_callback([this, alive = alive_, then = std::move(then), orphan = std::move(orphan)](
+                                     bulb::Future<T>& f) mutable {
+            if (f.cancelled() || f.exception()) return;  // loop 0 closed: shutting down
+            if (!*alive || transport()->is_closing()) {  // gone, or going: a claim is undone
+                if (orphan) orphan();
+                return;
+            }
+            then(f.result());
+            if (!transport()->is_closing()) resume_reading();  // the lines held meanwhile, then the socket
+        });
+    }
+
     /// Aborts the connection, logging why (the room has already said "too slow").
     void cut(const char* why) {
         behind_.cancel();
@@ -85,12 +139,52 @@ private:
 
     ChatRoom& room_;
     const ChatOptions& options_;
+    ChatWorkers* workers_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     bulb::TimerHandle behind_;
     std::optional<bulb::IdleTimer> idle_;  // made in connection_made (it needs the loop)
 };
 
+/// --workers N: a loop per thread with its own SO_REUSEPORT listener and room. A signal, handled
+/// once on loop 0, closes the server and its clients on every loop (cut after 5 s).
+static int serve_workers(const ChatOptions& options) {
+    bulb::LoopGroup group({.loops = options.workers});
+    ChatWorkers rooms(group, options.motd);
+    std::optional<bulb::GroupServer> server;
+    std::atomic<bool> ready{false};
+    auto shut_down = [&] {
+        if (!ready.load()) return;
+        server->close();
+        server->close_clients();
+        group.loop(0).call_later(std::chrono::seconds(5), [&] { server->abort_clients(); });
+    };
+    group.add_signal_handler(SIGINT, shut_down);
+    group.add_signal_handler(SIGTERM, shut_down);
+    group.start();
+    try {
+        bulb::GroupServerOptions so;
+        so.server.tls = options.tls;
+        server.emplace(bulb::create_server(
+            group, [&] { return std::make_unique<ChatClient>(rooms.local(), options, &rooms); }, options.host,
+            options.port, so));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_server_callbacks: %s\n", e.what());
+        group.close();
+        return 1;
+    }
+    ready = true;
+    for (auto& a : server->sockets())
+        std::printf("chat server listening on %s%s (%zu loops)\n", a.to_string().c_str(), options.tls ? " (TLS)" : "",
+                    group.size());
+    std::fflush(stdout);
+    server->wait_closed();  // until a signal closed it and its clients are gone
+    group.close();
+    return 0;
+}
+
 int main(int argc, char** argv) {
-    ChatOptions options = ChatOptions::parse(argc, argv, "chat_server_callbacks");
+    ChatOptions options = ChatOptions::parse(argc, argv, "chat_server_callbacks", true);
+    if (options.workers > 0) return serve_workers(options);
     ChatRoom room(options.motd);  // outlives the loop, whose teardown drops the clients
     bulb::EventLoop loop;
     try {
