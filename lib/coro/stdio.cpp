@@ -55,6 +55,7 @@ Task<RefPtr<detail::StreamCore>> connect_fd(int fd, bool read_side) {
 
 Task<StreamReader> connect_stdin() {
     RefPtr<detail::StreamCore> core = co_await connect_fd(0, true);
+    core->close_with_last_reader();  // no writer to close the transport: the reader does
     co_return StreamReader(core);
 }
 

@@ -194,6 +194,22 @@ TEST_CASE("Process: 1 GiB through cat with bounded memory") {
 #endif
 }
 
+TEST_CASE("connect_stdin: the reader dropped before EOF closes its transport (no abort report at loop close)") {
+    Baseline base;
+    bulb::run([]() -> bulb::Task<> {
+        std::vector<std::string> argv = {BULB_STDIO_CAT, "--first-chunk"};
+        bulb::Process p = co_await bulb::create_subprocess_exec(argv);
+        p.std_in->write(std::string_view("one chunk"));
+        co_await p.std_in->drain();
+        std::string out = co_await p.std_out->read(-1);  // EOF: the child exits, stdin still open
+        std::string err = co_await p.std_err->read(-1);
+        CHECK(co_await p.wait() == 0);
+        CHECK(out == "ONE CHUNK");
+        CHECK_MESSAGE(err.empty(), err);
+        p.std_in->close();
+    }());
+}
+
 TEST_CASE("connect_stdin / connect_stdout on pipes; a regular file is refused") {
     Baseline base;
     bulb::run([]() -> bulb::Task<> {
