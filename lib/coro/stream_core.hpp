@@ -48,6 +48,8 @@ public:
 
     // --- used by the writer ----------------------------------------------------------------
     Transport& transport() const noexcept { return *transport_; }
+    /// True once connection_made has attached the transport.
+    bool attached() const noexcept { return static_cast<bool>(transport_); }
     bool lost() const noexcept { return lost_; }
     std::error_code lost_error() const noexcept { return lost_error_; }
     bool writing_paused() const noexcept { return writing_paused_; }
