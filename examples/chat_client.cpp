@@ -19,8 +19,8 @@
 #include "tls_flags.hpp"
 
 #include <bulb/coro.hpp>
+#include <bulb/coro/stdio.hpp>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +28,6 @@
 #include <string>
 #include <string_view>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 /// How long a TLS client waits, after its input ended, for the server to close.
@@ -93,25 +92,14 @@ static bulb::Task<> end_input(bulb::StreamWriter writer, SentInput& sent) {
     writer.close();
 }
 
-/// Copies stdin to the server, then ends the input (end_input).
+/// Copies stdin to the server, then ends the input (end_input). bulb::connect_stdin reads a
+/// duplicate (a terminal is reopened), so fd 0 is never left non-blocking for the shell.
 static bulb::Task<> pump_stdin(bulb::StreamWriter writer, SentInput& sent) {
-    auto& loop = bulb::get_running_loop();
-    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+    bulb::StreamReader in = co_await bulb::connect_stdin();
     for (;;) {
-        bulb::Future<void> readable(loop);
-        loop.add_reader(0, [readable]() mutable { if (!readable.done()) readable.set_result(); });
-        try {
-            co_await readable;
-        } catch (...) {
-            loop.remove_reader(0);
-            throw;
-        }
-        loop.remove_reader(0);
-        char buf[4096];
-        ssize_t n = ::read(0, buf, sizeof buf);
-        if (n < 0 && errno == EAGAIN) continue;
-        if (n <= 0) break;
-        co_await send(writer, sent, std::string_view(buf, static_cast<std::size_t>(n)));
+        std::string chunk = co_await in.read(4096);
+        if (chunk.empty()) break;
+        co_await send(writer, sent, chunk);
     }
     co_await end_input(writer, sent);
 }

@@ -31,11 +31,11 @@ int private_fd(int fd, int flags, const char* who) {
     return d;
 }
 
-Task<RefPtr<detail::StreamCore>> connect_fd(int fd, bool read_side) {
+/// Connects a pipe transport on a private descriptor for `fd` to `core`.
+Task<void> connect_fd(RefPtr<detail::StreamCore> core, int fd, bool read_side) {
     EventLoop& loop = get_running_loop();
     const char* who = read_side ? "connect_stdin" : "connect_stdout";
     int own = private_fd(fd, read_side ? O_RDONLY : O_WRONLY, who);
-    RefPtr<detail::StreamCore> core(new detail::StreamCore(loop, default_stream_limit));
     ProtocolFactory factory = [core] { return std::make_unique<detail::StreamProtocol>(core); };
     std::optional<Future<Connection>> connecting;
     try {
@@ -48,18 +48,36 @@ Task<RefPtr<detail::StreamCore>> connect_fd(int fd, bool read_side) {
     Future<Connection> f = *connecting;
     Connection c = co_await f;
     (void)c;
-    co_return core;
 }
+
+/// Closes the stream's transport when the task making it ends without handing a reader or
+/// writer over: cancelled after connection_made but before it resumed (cancelled earlier, the
+/// pipe transport closes itself on seeing its waiter cancelled).
+struct CloseUnlessHandedOver {
+    RefPtr<detail::StreamCore> core;
+    bool handed_over = false;
+    ~CloseUnlessHandedOver() {
+        if (!handed_over && core->attached() && !core->lost() && !core->transport().is_closing())
+            core->transport().close();
+    }
+};
 
 }  // namespace
 
 Task<StreamReader> connect_stdin() {
-    RefPtr<detail::StreamCore> core = co_await connect_fd(0, true);
+    RefPtr<detail::StreamCore> core(new detail::StreamCore(get_running_loop(), default_stream_limit));
+    CloseUnlessHandedOver guard{core};
+    co_await connect_fd(core, 0, true);
+    core->close_with_last_reader();  // no writer to close the transport: the reader does
+    guard.handed_over = true;
     co_return StreamReader(core);
 }
 
 Task<StreamWriter> connect_stdout() {
-    RefPtr<detail::StreamCore> core = co_await connect_fd(1, false);
+    RefPtr<detail::StreamCore> core(new detail::StreamCore(get_running_loop(), default_stream_limit));
+    CloseUnlessHandedOver guard{core};
+    co_await connect_fd(core, 1, false);
+    guard.handed_over = true;
     co_return StreamWriter(core);
 }
 

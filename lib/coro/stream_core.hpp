@@ -37,9 +37,19 @@ public:
     std::string_view buffer() const noexcept { return std::string_view(buffer_).substr(head_); }
     bool eof() const noexcept { return eof_; }
     std::size_t limit() const noexcept { return limit_; }
+    /// StreamReader copies: a stream made with close_with_last_reader() (one without a writer)
+    /// closes its transport when the count falls to zero.
+    void add_reader() noexcept { ++readers_; }
+    void release_reader() noexcept {
+        if (--readers_ == 0 && close_with_last_reader_ && transport_ && !lost_ && !transport_->is_closing())
+            transport_->close();
+    }
+    void close_with_last_reader() noexcept { close_with_last_reader_ = true; }
 
     // --- used by the writer ----------------------------------------------------------------
     Transport& transport() const noexcept { return *transport_; }
+    /// True once connection_made has attached the transport.
+    bool attached() const noexcept { return static_cast<bool>(transport_); }
     bool lost() const noexcept { return lost_; }
     std::error_code lost_error() const noexcept { return lost_error_; }
     bool writing_paused() const noexcept { return writing_paused_; }
@@ -68,6 +78,8 @@ private:
     std::error_code lost_error_;
     std::vector<Future<void>> drain_waiters_;
     std::optional<Future<void>> closed_;
+    int readers_ = 0;
+    bool close_with_last_reader_ = false;
 };
 
 /// The protocol behind a stream connection: feeds the core, runs the client callback.

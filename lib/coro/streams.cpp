@@ -16,10 +16,26 @@ using detail::StreamCore;
 
 // --- StreamReader ---------------------------------------------------------------------------
 
-StreamReader::StreamReader(RefPtr<StreamCore> core) noexcept : core_(std::move(core)) {}
-StreamReader::StreamReader(const StreamReader&) noexcept = default;
-StreamReader& StreamReader::operator=(const StreamReader&) noexcept = default;
-StreamReader::~StreamReader() = default;
+// Copies are counted in the core: a read-only stream (connect_stdin) closes its transport when
+// the last copy goes, as a StreamWriter does.
+StreamReader::StreamReader(RefPtr<StreamCore> core) noexcept : core_(std::move(core)) {
+    if (core_) core_->add_reader();
+}
+StreamReader::StreamReader(const StreamReader& other) noexcept : core_(other.core_) {
+    if (core_) core_->add_reader();
+}
+StreamReader& StreamReader::operator=(const StreamReader& other) noexcept {
+    if (core_ != other.core_) {
+        RefPtr<StreamCore> old = core_;
+        core_ = other.core_;
+        if (core_) core_->add_reader();
+        if (old) old->release_reader();
+    }
+    return *this;
+}
+StreamReader::~StreamReader() {
+    if (core_) core_->release_reader();
+}
 
 bool StreamReader::at_eof() const noexcept { return core_->eof() && core_->buffer().empty(); }
 std::size_t StreamReader::buffered() const noexcept { return core_->buffer().size(); }

@@ -194,6 +194,37 @@ TEST_CASE("Process: 1 GiB through cat with bounded memory") {
 #endif
 }
 
+TEST_CASE("connect_stdin: the reader dropped before EOF closes its transport (no abort report at loop close)") {
+    Baseline base;
+    bulb::run([]() -> bulb::Task<> {
+        std::vector<std::string> argv = {BULB_STDIO_CAT, "--first-chunk"};
+        bulb::Process p = co_await bulb::create_subprocess_exec(argv);
+        p.std_in->write(std::string_view("one chunk"));
+        co_await p.std_in->drain();
+        std::string out = co_await p.std_out->read(-1);  // EOF: the child exits, stdin still open
+        std::string err = co_await p.std_err->read(-1);
+        CHECK(co_await p.wait() == 0);
+        CHECK(out == "ONE CHUNK");
+        CHECK_MESSAGE(err.empty(), err);
+        p.std_in->close();
+    }());
+}
+
+TEST_CASE("connect_stdin / connect_stdout cancelled before, during or after connecting leave no transport open") {
+    Baseline base;
+    bulb::run([]() -> bulb::Task<> {
+        std::vector<std::string> argv = {BULB_STDIO_CAT, "--cancel-connect"};
+        bulb::Process p = co_await bulb::create_subprocess_exec(argv);
+        // stdin stays open (an EOF would let the transports close themselves)
+        std::string out = co_await p.std_out->read(-1);
+        std::string err = co_await p.std_err->read(-1);
+        CHECK(co_await p.wait() == 0);
+        CHECK(out.empty());
+        CHECK_MESSAGE(err.empty(), err);
+        p.std_in->close();
+    }());
+}
+
 TEST_CASE("connect_stdin / connect_stdout on pipes; a regular file is refused") {
     Baseline base;
     bulb::run([]() -> bulb::Task<> {

@@ -16,7 +16,8 @@
 
 namespace bulb {
 
-/// A StreamReader on this process's stdin (EOF when the writer closes it, or Ctrl-D).
+/// A StreamReader on this process's stdin (EOF when the writer closes it, or Ctrl-D). Its
+/// pipe transport closes when the last copy of the reader is destroyed.
 BULB_API Task<StreamReader> connect_stdin();
 /// A StreamWriter on this process's stdout, with drain() flow control. Data written with
 /// printf / std::cout is buffered separately: flush it first when mixing.
