@@ -173,6 +173,7 @@ void check_options(const DatagramEndpointOptions& o) {
 Future<DatagramConnection> EventLoop::create_datagram_endpoint(DatagramProtocolFactory factory,
                                                                const DatagramEndpointOptions& options) {
     using namespace detail;
+    impl_->check_thread("create_datagram_endpoint");
     if (is_closed()) throw InvalidStateError("create_datagram_endpoint: Event loop is closed");
     if (!factory) throw std::invalid_argument("create_datagram_endpoint: empty protocol factory");
     check_options(options);

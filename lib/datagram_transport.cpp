@@ -257,6 +257,7 @@ void UdpTransport::schedule_error(std::error_code ec, const SocketAddress& addr)
 // --- sending --------------------------------------------------------------------------------
 
 void UdpTransport::sendto(ByteView data, const SocketAddress& addr) {
+    loop_.check_thread("DatagramTransport::sendto");
     bool to_peer = addr.family() == AF_UNSPEC;
     if (remote_.family() != AF_UNSPEC) {
         if (!to_peer && !(addr == remote_))
@@ -417,6 +418,7 @@ void UdpTransport::on_writable() noexcept {
 // --- flow control ---------------------------------------------------------------------------
 
 void UdpTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    loop_.check_thread("DatagramTransport::set_write_buffer_limits");
     std::size_t h = high ? *high : (low ? 4 * *low : 64 * 1024);
     std::size_t l = low ? *low : h / 4;
     if (h < l) throw std::invalid_argument("set_write_buffer_limits: high must be >= low");
@@ -440,6 +442,7 @@ void UdpTransport::maybe_resume_protocol() noexcept {
 // --- closing --------------------------------------------------------------------------------
 
 void UdpTransport::close() {
+    loop_.check_thread("DatagramTransport::close");
     flush_replies();  // replies of the batch being delivered go out first, as sent ones would
     if (closing_) return;
     closing_ = true;
@@ -447,7 +450,10 @@ void UdpTransport::close() {
     if (!s_ || s_->queue.empty()) schedule_connection_lost({});
 }
 
-void UdpTransport::abort() { force_close({}); }
+void UdpTransport::abort() {
+    loop_.check_thread("DatagramTransport::abort");
+    force_close({});
+}
 
 void UdpTransport::close_for_loop() noexcept {
     if (lost_scheduled_) return;
@@ -492,6 +498,7 @@ void UdpTransport::call_connection_lost(std::error_code ec) noexcept {
 }
 
 std::unique_ptr<DatagramProtocol> UdpTransport::set_protocol(std::unique_ptr<DatagramProtocol> protocol) {
+    loop_.check_thread("DatagramTransport::set_protocol");
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
     std::swap(protocol, protocol_);
     return protocol;

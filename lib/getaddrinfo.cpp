@@ -4,6 +4,8 @@
 #include <bulb/getaddrinfo.hpp>
 #include <bulb/loop.hpp>
 
+#include "loop/loop_impl.hpp"
+
 #include <memory>
 #include <optional>
 
@@ -32,6 +34,7 @@ std::error_code gai_error_code(int eai, int saved_errno) noexcept {
 
 Future<std::vector<AddrInfo>> EventLoop::getaddrinfo(std::optional<std::string> host, std::optional<std::string> port,
                                                      int family, int type, int proto, int flags) {
+    impl_->check_thread("getaddrinfo");
     if (is_closed()) throw InvalidStateError("getaddrinfo: Event loop is closed");
     return run_in_executor([host = std::move(host), port = std::move(port), family, type, proto, flags] {
         addrinfo hints{};
@@ -53,6 +56,7 @@ Future<std::vector<AddrInfo>> EventLoop::getaddrinfo(std::optional<std::string> 
 }
 
 Future<NameInfo> EventLoop::getnameinfo(const SocketAddress& addr, int flags) {
+    impl_->check_thread("getnameinfo");
     if (is_closed()) throw InvalidStateError("getnameinfo: Event loop is closed");
     if (addr.family() != AF_INET && addr.family() != AF_INET6)
         throw std::invalid_argument("getnameinfo: not an IPv4 or IPv6 address: '" + addr.to_string() + "'");

@@ -164,11 +164,13 @@ void PipeTransport::on_readable() noexcept {
 // readable while paused. A stream reader pauses after nearly every big read and resumes as soon as
 // its coroutine took the data, before the next poll: eager pausing cost an epoll_ctl pair per read.
 void PipeTransport::pause_reading() {
+    loop_.check_thread("Transport::pause_reading");
     if (dir_ != Direction::read || closing_ || !reading_) return;
     reading_ = false;
 }
 
 void PipeTransport::resume_reading() {
+    loop_.check_thread("Transport::resume_reading");
     if (dir_ != Direction::read || closing_ || reading_) return;
     reading_ = true;
     if (connected_) start_watch(read_watch_);  // a no-op while still armed
@@ -202,6 +204,7 @@ bool PipeTransport::write_now(ByteView& data) noexcept {
 }
 
 void PipeTransport::write(ByteView data) {
+    loop_.check_thread("Transport::write");
     if (dir_ != Direction::write) throw InvalidStateError("write() on a read pipe transport");
     if (eof_requested_) throw InvalidStateError("write() after write_eof()");
     if (data.empty()) return;
@@ -215,6 +218,7 @@ void PipeTransport::write(ByteView data) {
 }
 
 void PipeTransport::writelines(std::span<const ByteView> buffers) {
+    loop_.check_thread("Transport::writelines");
     if (dir_ != Direction::write) throw InvalidStateError("writelines() on a read pipe transport");
     if (eof_requested_) throw InvalidStateError("writelines() after write_eof()");
     if (closing_) {
@@ -292,6 +296,7 @@ void PipeTransport::on_writable() noexcept {
 }
 
 void PipeTransport::write_eof() {
+    loop_.check_thread("Transport::write_eof");
     if (dir_ != Direction::write) throw InvalidStateError("write_eof() on a read pipe transport");
     if (closing_ || eof_requested_) return;
     eof_requested_ = true;
@@ -301,6 +306,7 @@ void PipeTransport::write_eof() {
 // --- flow control ---------------------------------------------------------------------------
 
 void PipeTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    loop_.check_thread("Transport::set_write_buffer_limits");
     std::size_t h = high ? *high : (low ? 4 * *low : 64 * 1024);
     std::size_t l = low ? *low : h / 4;
     if (h < l) throw std::invalid_argument("set_write_buffer_limits: high must be >= low");
@@ -324,6 +330,7 @@ void PipeTransport::maybe_resume_protocol() noexcept {
 // --- closing --------------------------------------------------------------------------------
 
 void PipeTransport::close() {
+    loop_.check_thread("Transport::close");
     if (closing_) return;
     closing_ = true;
     if (dir_ == Direction::read) read_watch_.stop();
@@ -333,7 +340,10 @@ void PipeTransport::close() {
     }
 }
 
-void PipeTransport::abort() { force_close({}); }
+void PipeTransport::abort() {
+    loop_.check_thread("Transport::abort");
+    force_close({});
+}
 
 void PipeTransport::close_for_loop() noexcept {
     if (lost_scheduled_) return;
@@ -369,6 +379,7 @@ void PipeTransport::call_connection_lost(std::error_code ec) noexcept {
 }
 
 std::unique_ptr<Protocol> PipeTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
+    loop_.check_thread("Transport::set_protocol");
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
     if (!protocol_) return protocol;  // after connection_lost: inert, the protocol is handed back
     std::swap(protocol, protocol_);
@@ -383,6 +394,7 @@ namespace {
 
 Future<Connection> connect_pipe(EventLoop& loop, ProtocolFactory& factory, int fd,
                                 detail::PipeTransport::Direction dir, const char* who) {
+    loop.impl().check_thread(who);
     if (loop.is_closed()) throw InvalidStateError(std::string(who) + ": Event loop is closed");
     detail::PipeTransport::check_pipe_fd(fd, who);
     detail::set_nonblocking(fd);

@@ -8,6 +8,8 @@
 #include <bulb/loop.hpp>
 #include <bulb/transport.hpp>
 
+#include "loop/loop_impl.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -169,6 +171,7 @@ private:
 
 Future<std::uint64_t> Transport::sendfile(int fd, std::uint64_t offset, std::optional<std::uint64_t> count,
                                           bool fallback) {
+    get_loop().impl().check_thread("sendfile");
     if (is_closing()) throw InvalidStateError("sendfile: the transport is closing: " + describe());
     if (dynamic_cast<FallbackSender*>(get_protocol()))
         throw InvalidStateError("sendfile: another sendfile is in progress on " + describe());

@@ -120,12 +120,14 @@ void StreamTransport::on_eof() noexcept {
 }
 
 void StreamTransport::pause_reading() {
+    loop_.check_thread("Transport::pause_reading");
     if (closing_ || !reading_) return;
     reading_ = false;
     read_watch_.stop();
 }
 
 void StreamTransport::resume_reading() {
+    loop_.check_thread("Transport::resume_reading");
     if (closing_ || reading_) return;
     reading_ = true;
     if (!eof_received_ && !sending_file()) start_reading();  // a sendfile restarts it when done
@@ -134,6 +136,7 @@ void StreamTransport::resume_reading() {
 // --- writing --------------------------------------------------------------------------------
 
 void StreamTransport::write(ByteView data) {
+    loop_.check_thread("Transport::write");
     if (eof_requested_) throw InvalidStateError("write() after write_eof()");
     if (sending_file()) throw InvalidStateError("write(): unable to write, sendfile is in progress");
     if (data.empty()) return;
@@ -157,6 +160,7 @@ void StreamTransport::write(ByteView data) {
 }
 
 void StreamTransport::writelines(std::span<const ByteView> buffers) {
+    loop_.check_thread("Transport::writelines");
     if (eof_requested_) throw InvalidStateError("writelines() after write_eof()");
     if (sending_file()) throw InvalidStateError("writelines(): unable to write, sendfile is in progress");
     if (closing_) {
@@ -258,6 +262,7 @@ void StreamTransport::on_writable() noexcept {
 }
 
 void StreamTransport::write_eof() {
+    loop_.check_thread("Transport::write_eof");
     if (closing_ || eof_requested_) return;
     if (sending_file()) throw InvalidStateError("write_eof(): sendfile is in progress");
     eof_requested_ = true;
@@ -363,6 +368,7 @@ void StreamTransport::end_file(std::error_code ec, const char* what) noexcept {
 // --- flow control ---------------------------------------------------------------------------
 
 void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    loop_.check_thread("Transport::set_write_buffer_limits");
     std::size_t h = high ? *high : (low ? 4 * *low : 64 * 1024);
     std::size_t l = low ? *low : h / 4;
     if (h < l) throw std::invalid_argument("set_write_buffer_limits: high must be >= low");
@@ -386,6 +392,7 @@ void StreamTransport::maybe_resume_protocol() noexcept {
 // --- closing --------------------------------------------------------------------------------
 
 void StreamTransport::close() {
+    loop_.check_thread("Transport::close");
     if (closing_) return;
     closing_ = true;
     read_watch_.stop();
@@ -393,7 +400,10 @@ void StreamTransport::close() {
     if (!write_pending()) schedule_connection_lost({});
 }
 
-void StreamTransport::abort() { force_close({}, true); }
+void StreamTransport::abort() {
+    loop_.check_thread("Transport::abort");
+    force_close({}, true);
+}
 
 void StreamTransport::close_for_loop() noexcept {
     if (lost_scheduled_) return;
@@ -446,6 +456,7 @@ SocketAddress StreamTransport::get_peername() const { return fd_ >= 0 ? peer_add
 SocketAddress StreamTransport::get_sockname() const { return fd_ >= 0 ? local_address(fd_) : SocketAddress(); }
 
 std::unique_ptr<Protocol> StreamTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
+    loop_.check_thread("Transport::set_protocol");
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
     if (!protocol_) return protocol;  // after connection_lost: inert, the protocol is handed back
     std::swap(protocol, protocol_);

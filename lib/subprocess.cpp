@@ -390,6 +390,7 @@ int open_devnull(const char* who) {
 
 Future<SubprocessConnection> start(EventLoop& loop, SubprocessProtocolFactory& factory, std::vector<std::string> argv,
                                    const SubprocessOptions& o, const char* who) {
+    loop.impl().check_thread(who);
     if (loop.is_closed()) throw InvalidStateError(std::string(who) + ": Event loop is closed");
     detail::SpawnRequest req;
     req.argv = std::move(argv);

@@ -24,7 +24,7 @@ namespace bulb {
 
 class EventLoop;
 
-/// The interface of a datagram endpoint.
+/// The interface of a datagram endpoint. Loop thread only (debug mode checks it: InvalidStateError).
 class BULB_API DatagramTransport : public RefCounted {
 public:
     // --- sending ---------------------------------------------------------------------------

@@ -322,7 +322,7 @@ public:
     void call_exception_handler(const ExceptionContext& context) noexcept;
     /// The default handler: prints the message, the exception's text and the context to stderr.
     void default_exception_handler(const ExceptionContext& context) noexcept;
-    /// Debug mode: slow callbacks are reported; tasks destroyed while pending are reported.
+    /// Debug mode: wrong-thread calls throw InvalidStateError; slow callbacks, unawaited tasks are reported.
     void set_debug(bool enabled) noexcept;
     /// True in debug mode.
     bool get_debug() const noexcept;

@@ -37,7 +37,7 @@ struct WriteBufferLimits {
     std::size_t low = 16 * 1024;
 };
 
-/// The interface of every stream transport.
+/// The interface of every stream transport. Loop thread only (debug mode checks it: InvalidStateError).
 class BULB_API Transport : public RefCounted {
 public:
     // --- writing ---------------------------------------------------------------------------

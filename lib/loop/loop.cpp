@@ -114,7 +114,10 @@ ThreadsafeHandle EventLoop::call_soon_threadsafe(UniqueFunction<void()> fn) {
     });
     return ThreadsafeHandle(std::move(state));
 }
-void EventLoop::submit_to_executor(UniqueFunction<void()> job) { impl_->submit_to_executor(std::move(job)); }
+void EventLoop::submit_to_executor(UniqueFunction<void()> job) {
+    impl_->check_thread("run_in_executor");
+    impl_->submit_to_executor(std::move(job));
+}
 
 void EventLoop::add_reader(int fd, UniqueFunction<void()> fn) {
     impl_->check_thread("add_reader");
@@ -171,6 +174,7 @@ LoopExtension* EventLoop::find_extension(const std::type_info& key) const noexce
 }
 
 LoopExtension& EventLoop::add_extension(const std::type_info& key, std::unique_ptr<LoopExtension> ext) {
+    impl_->check_thread("add_extension");
     if (!ext) throw std::invalid_argument("add_extension: null extension");
     if (find_extension(key)) throw std::invalid_argument(std::string("add_extension: already set: ") + key.name());
     impl_->extensions_.emplace_back(&key, std::move(ext));

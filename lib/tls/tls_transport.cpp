@@ -3,6 +3,7 @@
 /// TlsTransport: the checked state machine, handshake, record processing, app-side writes and
 /// flow control, bounded shutdown.
 #include "tls/tls_transport.hpp"
+#include "loop/loop_impl.hpp"
 
 #include "protocol_call.hpp"
 
@@ -301,6 +302,7 @@ void TlsTransport::on_close_notify() {
 // --- outgoing -------------------------------------------------------------------------------
 
 void TlsTransport::write(ByteView data) {
+    loop_.impl().check_thread("Transport::write");
     if (data.empty()) return;
     if (closing_ || state_ == State::closed || state_ == State::shutting_down) {
         ++dropped_writes_;
@@ -330,6 +332,7 @@ std::size_t TlsTransport::get_write_buffer_size() const noexcept {
 }
 
 void TlsTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    loop_.impl().check_thread("Transport::set_write_buffer_limits");
     if (raw_) raw_->set_write_buffer_limits(high, low);
 }
 
@@ -352,12 +355,14 @@ void TlsTransport::raw_resume_writing() {
 // --- reading control ------------------------------------------------------------------------
 
 void TlsTransport::pause_reading() {
+    loop_.impl().check_thread("Transport::pause_reading");
     if (is_closing() || reading_paused_) return;
     reading_paused_ = true;
     raw_->pause_reading();
 }
 
 void TlsTransport::resume_reading() {
+    loop_.impl().check_thread("Transport::resume_reading");
     if (is_closing() || !reading_paused_) return;
     reading_paused_ = false;
     raw_->resume_reading();
@@ -372,6 +377,7 @@ void TlsTransport::resume_reading() {
 // --- closing --------------------------------------------------------------------------------
 
 void TlsTransport::close() {
+    loop_.impl().check_thread("Transport::close");
     if (is_closing()) return;
     closing_ = true;
     if (state_ == State::wrapped)
@@ -397,6 +403,7 @@ void TlsTransport::begin_shutdown() {
 }
 
 void TlsTransport::abort() {
+    loop_.impl().check_thread("Transport::abort");
     if (app_state_ == AppState::lost) return;
     closing_ = true;
     set_state(State::closed);
@@ -453,6 +460,7 @@ std::optional<ExtraInfo> TlsTransport::get_extra_info_value(std::string_view nam
 }
 
 std::unique_ptr<Protocol> TlsTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
+    loop_.impl().check_thread("Transport::set_protocol");
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
     if (app_state_ == AppState::lost) return protocol;
     std::swap(protocol, app_);

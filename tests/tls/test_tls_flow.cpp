@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <functional>
 
 #include <unistd.h>
 
@@ -27,6 +28,13 @@ TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_w
     bool mismatch = false, stalled = false;
     int max_over = 0;
     bulb::Transport* tp = nullptr;
+    std::function<void(bulb::TimePoint)> resume_when_echo_paused = [&](bulb::TimePoint deadline) {
+        if (sr->pauses >= 1 || loop.time() >= deadline) {
+            tp->resume_reading();
+            return;
+        }
+        (void)loop.call_later(std::chrono::milliseconds(10), [&, deadline] { resume_when_echo_paused(deadline); });
+    };
     auto pump = [&] {
         while (sent < total && !r->paused) {
             tp->write(bulb::as_bytes(std::string_view(pattern)));
@@ -42,13 +50,14 @@ TEST_CASE_FIXTURE(Fixture, "16 MiB each way through an echo server, with pause_w
                     if (static_cast<char>(d[i]) != pattern[(start + i) % pattern.size()]) mismatch = true;
             };
             p->on_resume = [&](Record&) { pump(); };
-            // Stop reading for a while once, so the echo side's writes back up too.
+            // Stop reading once, until the echo side's writes have backed up and paused it (or
+            // 30 s passed: a fixed 300 ms stall was not enough on a loaded host under ASan).
             p->on_data = [&, check = p->on_data](Record& rec, bulb::ByteView d) {
                 check(rec, d);
                 if (!stalled && rec.received >= total / 4) {
                     stalled = true;
                     tp->pause_reading();
-                    loop.call_later(std::chrono::milliseconds(300), [&] { tp->resume_reading(); });
+                    resume_when_echo_paused(loop.time() + std::chrono::seconds(30));
                 }
             };
             return p;
