@@ -11,6 +11,8 @@
 #include "server_impl.hpp"
 #include "socket_util.hpp"
 
+#include <bulb/detail/assert.hpp>
+
 #include <event2/event.h>
 
 #include <algorithm>
@@ -27,6 +29,7 @@ namespace bulb::detail {
 template <class Call>
 bool StreamTransport::call(const char* callback, Call&& fn) noexcept {
     BULB_ASSERT(protocol_ && "no protocol callback after connection_lost");
+    BULB_ASSERT(!lost_called_ && "a transport calls its protocol no more after connection_lost");
     if (call_protocol(loop_.owner(), this, callback, std::forward<Call>(fn))) return true;
     force_close(make_error_code(errc::protocol_callback_failed), true);  // as asyncio: the connection goes
     return false;
@@ -438,6 +441,8 @@ void StreamTransport::schedule_connection_lost(std::error_code ec) noexcept {
 
 void StreamTransport::call_connection_lost(std::error_code ec) noexcept {
     BULB_ASSERT(protocol_ && "connection_lost is delivered once");
+    BULB_ASSERT(!lost_called_ && "connection_lost is delivered once");
+    lost_called_ = true;
     call_protocol(loop_.owner(), this, "connection_lost", [&] { protocol_->connection_lost(ec); });
     read_watch_.reset();
     if (w_) w_->watch.reset();

@@ -123,6 +123,7 @@ private:
     bool eof_sent_ = false;
     bool writing_paused_ = false;  // pause_writing() delivered
     bool lost_scheduled_ = false;
+    bool lost_called_ = false;     // connection_lost delivered: the protocol is called no more (BULB_ASSERT)
     std::unique_ptr<Protocol> protocol_;
     ServerImpl* server_;  // counted reference while attached
     IoWatcher read_watch_;

@@ -3,12 +3,14 @@
 /// map_huge_aligned(): over-map by one huge page, trim both ends to the alignment.
 #include "loop/huge_pages.hpp"
 
+#include "loop/asan.hpp"
+
 #include <cstdint>
 #include <new>
 
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -27,7 +29,7 @@ void* map_huge_aligned(std::size_t bytes) {
 }
 
 void unmap_huge(void* p, std::size_t bytes) noexcept {
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
     ASAN_UNPOISON_MEMORY_REGION(p, bytes);  // the next mapping at this address starts clean
 #endif
     ::munmap(p, bytes);

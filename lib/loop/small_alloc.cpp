@@ -23,6 +23,7 @@
 /// are poisoned, and the chunks are LeakSanitizer root regions (pointers stored in blocks count).
 #include "loop/small_alloc.hpp"
 
+#include "loop/asan.hpp"
 #include "loop/huge_pages.hpp"
 #include "loop/scheduled_callback.hpp"
 
@@ -33,7 +34,7 @@
 #include <new>
 #include <utility>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #define BULB_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
@@ -164,7 +165,7 @@ Chunk* map_chunk() {
         delete c;
         throw;
     }
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
     // LeakSanitizer does not scan mmap'd memory: without this, what only pooled objects point to
     // (a future's string, a task's captures) would be reported as leaked.
     __lsan_register_root_region(c->base, chunk_bytes);
@@ -201,7 +202,7 @@ void free_slab_memory(Chunk* c, void* mem) noexcept {
         return;
     }
     room_unlink(c);
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
     __lsan_unregister_root_region(c->base, chunk_bytes);
 #endif
     unmap_huge(c->base, chunk_bytes);
@@ -436,7 +437,7 @@ inline void free_block(void* p) noexcept {
 
 void* small_alloc(std::size_t bytes) {
     void* p = alloc_in(class_of(bytes));
-#if defined(__SANITIZE_ADDRESS__)
+#if BULB_ASAN
     const std::size_t used = (bytes + 7) & ~std::size_t(7), slot = (class_of(bytes) + 1) * small_alloc_step;
     if (used < slot) BULB_POISON(static_cast<unsigned char*>(p) + used, slot - used);
 #endif

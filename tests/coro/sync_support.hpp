@@ -13,6 +13,8 @@
 #include <bulb/coro/wait_for.hpp>
 #include <doctest/doctest.h>
 
+#include "../support/loop_fixture.hpp"
+
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -26,9 +28,11 @@ using namespace std::chrono_literals;
 using Log = std::vector<std::string>;
 
 /// A loop for one test: records what reaches the exception handler, so a test can check that
-/// nothing did (no unretrieved exception, no "Task was destroyed but it is pending!").
+/// nothing did (no unretrieved exception, no "Task was destroyed but it is pending!"). The loop
+/// is an AuditedLoop: no transport left open and descriptors back to baseline when the test
+/// ends (the reports are this struct's to check: its handler replaces the audit's).
 struct TestLoop {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::shared_ptr<std::vector<std::string>> reports = std::make_shared<std::vector<std::string>>();
 
     /// A loop with `options` (e.g. LoopOptions{.virtual_clock = true} for timeouts).

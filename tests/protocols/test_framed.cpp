@@ -13,6 +13,7 @@
 #include <bulb/protocols/netstring_codec.hpp>
 #include <doctest/doctest.h>
 
+#include "../support/loop_fixture.hpp"
 #include "../support/memory_transport.hpp"
 
 #include <chrono>
@@ -52,24 +53,10 @@ struct Recorder : FramedProtocol<C> {
     void connection_lost(std::error_code) override { log.lost = true; }
 };
 
-void run_briefly(bulb::EventLoop& loop, int iterations = 20) {
-    for (int i = 0; i < iterations; ++i) {
-        auto guard = loop.call_later(1ms, [] {});
-        loop.stop();
-        loop.run_forever();
-        guard.cancel();
-    }
-}
+using bulb_test::run_until;
 
-template <class Pred>
-bool run_until(bulb::EventLoop& loop, Pred done) {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        run_briefly(loop, 1);
-    }
-    return true;
-}
+// A few loop iterations: enough for bytes written on one end of the pair to be delivered.
+void run_briefly(bulb::EventLoop& loop) { bulb_test::run_iterations(loop, 20); }
 
 // The far end of the in-memory pair: keeps what the protocol under test wrote, and its EOF.
 struct PeerLog {
@@ -93,10 +80,12 @@ struct Peer : bulb::Protocol {
 
 // A protocol on one end of an in-memory transport pair (tests/support/memory_transport.hpp);
 // the test writes and reads the other end. No socket: bytes cross from the loop's ready queue,
-// in chunks of at most 64 KiB, with the callback chart of a socket transport.
+// in chunks of at most 64 KiB, with the callback chart of a socket transport. The loop is an
+// AuditedLoop: when the test ends, no transport is open, the exception handler was called
+// exactly as declared, and the descriptors are back to their count.
 template <class P>
 struct Wired {
-    bulb::EventLoop loop;
+    bulb_test::AuditedLoop loop;
     std::shared_ptr<PeerLog> peer = std::make_shared<PeerLog>();
     bulb::TransportPtr transport;  // the protocol's side
     bulb::TransportPtr far;        // the test's side
@@ -113,16 +102,15 @@ struct Wired {
     ~Wired() {
         if (transport) transport->abort();
         if (far) far->abort();
-        run_briefly(loop, 2);
+        bulb_test::run_iterations(loop, 2);
         transport = nullptr;
         far = nullptr;
-        loop.close();
         CHECK(bulb_test::MemoryTransport::live_count() == 0);
     }
     void send(std::string_view bytes) { far->write(bytes); }
     void send_eof() { far->write_eof(); }
     std::string received() {
-        run_briefly(loop, 1);
+        bulb_test::run_iterations(loop, 1);
         std::string out = peer->data.substr(taken);
         taken = peer->data.size();
         return out;
@@ -231,15 +219,17 @@ TEST_CASE("FramedProtocol: replies gathered during a batch go out in order, one 
 TEST_CASE("FramedProtocol: a throwing frame_received aborts that connection; the loop goes on") {
     Log log;
     Wired<Recorder<LineCodec>> w(log);
-    int reports = 0;
-    w.loop.set_exception_handler([&](bulb::EventLoop&, const bulb::ExceptionContext&) { ++reports; });
+    w.loop.expect_reports(1);
     w.protocol->on_frame = [](auto&, const std::string& f) {
         if (f == "boom") throw std::runtime_error("boom");
     };
     w.send("a\nboom\nb\n");
     REQUIRE(run_until(w.loop, [&] { return log.lost; }));
     CHECK(log.frames == Lines{"a", "boom"});
-    CHECK(reports == 1);
+    REQUIRE(w.loop.reports().size() == 1);
+    CHECK(w.loop.reports()[0].what == "boom");
+    CHECK(w.loop.reports()[0].message.find("data_received") != std::string::npos);
+    CHECK(w.loop.reports()[0].transport == w.transport.get());
 }
 
 TEST_CASE("LineProtocol: line_too_long once per overlong line, then the next line") {

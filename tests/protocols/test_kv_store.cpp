@@ -3,6 +3,7 @@
 /// examples/kv_store.hpp (kv_server's key space): expiry on a virtual-clock loop, active (the
 /// loop's timer removes keys nobody reads) and lazy (a read at the deadline finds nothing).
 #include "../../examples/kv_store.hpp"
+#include "../support/loop_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,7 +19,7 @@ void run_to(bulb::EventLoop& loop, bulb::TimePoint when) {
 }  // namespace
 
 TEST_CASE("KvStore: keys expire on the virtual clock, actively and lazily") {
-    bulb::EventLoop loop(bulb::LoopOptions{.virtual_clock = true});
+    bulb_test::AuditedLoop loop(bulb::LoopOptions{.virtual_clock = true});
     {
         KvStore store(loop);
         const auto t0 = loop.time();

@@ -13,6 +13,12 @@
 #if !defined(BULB_ENABLE_ASSERTS)
 #if !defined(NDEBUG) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define BULB_ENABLE_ASSERTS 1
+#elif defined(__has_feature)  // clang names its sanitizers only through __has_feature
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BULB_ENABLE_ASSERTS 1
+#else
+#define BULB_ENABLE_ASSERTS 0
+#endif
 #else
 #define BULB_ENABLE_ASSERTS 0
 #endif
