@@ -8,6 +8,7 @@
 #include <bulb/coro/sleep.hpp>
 #include <bulb/loop.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace bulb {
@@ -96,6 +97,51 @@ Task<std::string> StreamReader::readuntil(std::string separator) {
     }
     if (found > core->limit()) throw LimitOverrunError("Separator is found, but chunk is longer than limit", found);
     co_return core->take(found + seplen);
+}
+
+Task<std::string> StreamReader::readuntil(std::initializer_list<std::string_view> separators) {
+    return readuntil(std::vector<std::string>(separators.begin(), separators.end()));
+}
+
+Task<std::string> StreamReader::readuntil(std::vector<std::string> separators) {
+    if (separators.empty()) throw std::invalid_argument("readuntil: no separator given");
+    std::size_t min_len = separators.front().size(), max_len = 0;
+    for (const auto& sep : separators) {
+        if (sep.empty()) throw std::invalid_argument("readuntil: empty separator");
+        min_len = std::min(min_len, sep.size());
+        max_len = std::max(max_len, sep.size());
+    }
+    RefPtr<StreamCore> core = core_;
+    std::size_t offset = 0;  // no match can start before it (it would have ended in older data)
+    std::size_t start = 0, end = 0;
+    for (;;) {
+        std::string_view buf = core->buffer();
+        if (buf.size() - std::min(buf.size(), offset) >= min_len) {
+            bool found = false;
+            for (const auto& sep : separators) {
+                const std::size_t at = buf.find(sep, offset);
+                if (at == std::string_view::npos) continue;
+                const std::size_t e = at + sep.size();
+                // The earliest end wins; on a tie the shorter separator (the later start).
+                if (!found || e < end || (e == end && at > start)) {
+                    found = true;
+                    start = at;
+                    end = e;
+                }
+            }
+            if (found) break;
+            offset = buf.size() + 1 > max_len ? buf.size() + 1 - max_len : 0;
+            if (offset > core->limit())
+                throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
+        }
+        if (core->eof()) {
+            core->throw_if_failed();
+            throw IncompleteReadError(core->take(buf.size()), std::nullopt);
+        }
+        co_await core->wait_for_data("readuntil");
+    }
+    if (start > core->limit()) throw LimitOverrunError("Separator is found, but chunk is longer than limit", start);
+    co_return core->take(end);
 }
 
 Task<std::string> StreamReader::readline() {

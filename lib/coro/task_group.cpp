@@ -108,7 +108,37 @@ void TaskGroup::task_done(detail::TaskRunner& task, std::size_t slot, const std:
     }
 }
 
+void TaskGroup::enter_body() {
+    if (body_task_) throw InvalidStateError("TaskGroup: a body is running already");
+    body_task_ = &detail::TaskRunner::require_current("task_group()");
+}
+
+std::exception_ptr TaskGroup::leave_body(std::exception_ptr body_error) noexcept {
+    detail::TaskRunner* task = std::exchange(body_task_, nullptr);
+    bool others_cancelled = true;  // a cancel request that is not the group's is pending
+    if (std::exchange(body_cancelled_, false)) others_cancelled = task->uncancel() > 0;
+    if (!body_error) return nullptr;
+    if (is_cancellation(body_error)) {
+        abort();
+        return others_cancelled ? body_error : nullptr;
+    }
+    try {
+        errors_.push_back(std::move(body_error));
+    } catch (...) {  // out of memory: the children's errors still come out
+    }
+    abort();
+    return nullptr;
+}
+
 void TaskGroup::abort() noexcept {
+    if (body_task_ && !body_cancelled_) {  // the block's body stops too (asyncio's parent cancel)
+        body_cancelled_ = true;
+        try {
+            body_task_->cancel({});
+        } catch (...) {
+            body_cancelled_ = false;
+        }
+    }
     if (aborting_) return;
     aborting_ = true;
     // A child cancelled here may finish (and free its slot) only later, from the loop.

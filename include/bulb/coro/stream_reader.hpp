@@ -11,8 +11,10 @@
 #include <bulb/ref.hpp>
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bulb {
 
@@ -48,6 +50,15 @@ public:
     /// Data up to and including `separator`. IncompleteReadError at EOF (the partial data is
     /// taken); LimitOverrunError when the limit is passed (the data stays buffered).
     Task<std::string> readuntil(std::string separator = "\n");
+    /// Data up to and including the first of several separators to end in the buffer
+    /// (asyncio 3.13's tuple of separators): the shortest such chunk; when two end at the same
+    /// byte, the shorter separator is the one that matched (for the limit check). Errors and
+    /// cancel safety as readuntil(separator); std::invalid_argument for no separator or an
+    /// empty one. `co_await reader.readuntil({"\r\n", "\n"})`: the list is copied at the call.
+    Task<std::string> readuntil(std::vector<std::string> separators);
+    /// readuntil(separators) for a braced list of literals (copied before this returns). g++ 12
+    /// rejects a braced list inside a co_await expression: name the task first there.
+    Task<std::string> readuntil(std::initializer_list<std::string_view> separators);
     /// Every line until EOF, each including its "\n" (the last may lack it):
     /// `auto lines = reader.lines(); while (auto line = co_await lines.next()) ...`
     /// Errors are those of readline(). Cancel safety: as readline().

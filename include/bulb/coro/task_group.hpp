@@ -9,10 +9,16 @@
 /// ```
 /// As asyncio: wait() throws an ExceptionGroup holding *every* child error (cancellations are not
 /// errors), in the order they happened; test it with contains<E>() / find<E>() / split<E>().
-/// Difference from asyncio, on purpose: a failure cancels the other children and ends the
-/// parent's wait(), but does not cancel the parent task while it runs other code before wait():
-/// C++ has no `async with`, so the group cannot catch the parent's CancelledError to turn it
-/// back into the children's errors.
+/// With a bare TaskGroup a failure cancels the other children and ends the parent's wait(), but
+/// does not cancel the parent while it runs other code before wait(): only a scope around that
+/// code can turn the parent's CancelledError back into the children's errors. That scope is the
+/// block form, task_group(body), which behaves as `async with asyncio.TaskGroup() as g:`:
+/// ```
+/// co_await bulb::task_group([&](bulb::TaskGroup& g) -> bulb::Task<> {
+///     g.create_task(fetch_one(a));
+///     co_await watch();                // cancelled if a child fails
+/// });                                  // every child has finished; ExceptionGroup on failures
+/// ```
 #pragma once
 
 #include <bulb/coro/compiler_check.hpp>  // warns on GCC < 13
@@ -21,10 +27,16 @@
 #include <bulb/coro/task.hpp>
 #include <bulb/exception_group.hpp>
 
+#include <bulb/coro/awaitable.hpp>
+
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace bulb {
@@ -71,6 +83,15 @@ public:
 
     /// Children still running.
     std::size_t size() const noexcept { return running_; }
+
+    /// For task_group(): the current task runs the group's body from now on; a child failure
+    /// cancels it (once). InvalidStateError outside a task.
+    void enter_body();
+    /// For task_group(): the body ended with `body_error` (null: normally). Withdraws the group's
+    /// own cancel of the task; a body error other than CancelledError joins the children's
+    /// errors and aborts the group, as does a CancelledError. Returns the CancelledError to throw
+    /// once the children are done (someone else's cancel), or null.
+    std::exception_ptr leave_body(std::exception_ptr body_error) noexcept;
     /// True once a child failed or the waiting task was cancelled: the rest are being cancelled.
     bool aborting() const noexcept { return aborting_; }
 
@@ -93,6 +114,8 @@ private:
     bool finished_ = false;
     bool cancel_requested_ = false;
     std::string cancel_message_;
+    detail::TaskRunner* body_task_ = nullptr;  // the task running task_group()'s body
+    bool body_cancelled_ = false;              // the group cancelled that task
     detail::TaskRunner* waiter_ = nullptr;   // the task in wait(), once suspended
     detail::TaskRunner* waiting_ = nullptr;  // a reference to it until it is woken
 };
@@ -104,6 +127,48 @@ Future<T> TaskGroup::create_task(Task<T> task) {
     Future<T> result = runner->future();
     adopt(runner);  // takes over the reference and schedules the first step
     return result;
+}
+
+namespace detail {
+
+/// The body of a task_group() block: called with the TaskGroup&, gives an awaitable.
+template <class F>
+concept TaskGroupBody = std::invocable<F&, TaskGroup&> && Awaitable<std::invoke_result_t<F&, TaskGroup&>>;
+
+template <class F>
+using task_group_result_t = await_result_t<std::invoke_result_t<F&, TaskGroup&>>;
+
+}  // namespace detail
+
+/// The block form of `async with asyncio.TaskGroup() as g:` -- runs `body(group)` inline in the
+/// calling task, then waits for every child, and returns the body's result. A child failure
+/// cancels the other children *and the body* (its CancelledError becomes the group's errors);
+/// an error thrown by the body cancels the children and joins them. Throws ExceptionGroup of
+/// every error (the children's in order, then the body's), else the CancelledError of an outer
+/// cancel. The task keeps `body` alive: `[&]` captures are safe.
+/// Cancel safety: cancelling the calling task cancels the body and every child, waits for all
+/// of them, then throws CancelledError (unless some failed: the group wins).
+template <detail::TaskGroupBody F>
+Task<detail::task_group_result_t<F>> task_group(F body) {
+    using R = detail::task_group_result_t<F>;
+    TaskGroup group;
+    group.enter_body();
+    std::exception_ptr body_error;
+    std::optional<std::conditional_t<std::is_void_v<R>, std::monostate, R>> result;
+    try {
+        if constexpr (std::is_void_v<R>) {
+            co_await body(group);
+            result.emplace();
+        } else {
+            result.emplace(co_await body(group));
+        }
+    } catch (...) {
+        body_error = std::current_exception();
+    }
+    std::exception_ptr cancelled = group.leave_body(std::move(body_error));
+    co_await group.wait();
+    if (cancelled) std::rethrow_exception(cancelled);
+    if constexpr (!std::is_void_v<R>) co_return std::move(*result);
 }
 
 }  // namespace bulb

@@ -54,10 +54,12 @@ decltype(auto) call_timeout_block(F& block, Timeout& scope) {
         return block();
 }
 
-/// What co_await on a block's awaitable gives.
+/// What co_await on a block's awaitable gives. Spelled with std::invoke_result (no ::type for
+/// a non-callable) so that overload resolution on a non-block (clang substitutes return types
+/// before checking constraints) fails softly.
 template <class F>
-using timeout_block_result_t =
-    await_result_t<decltype(call_timeout_block(std::declval<F&>(), std::declval<Timeout&>()))>;
+using timeout_block_result_t = await_result_t<typename std::conditional_t<
+    std::invocable<F&, Timeout&>, std::invoke_result<F&, Timeout&>, std::invoke_result<F&>>::type>;
 
 }  // namespace detail
 
