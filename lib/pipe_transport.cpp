@@ -364,6 +364,7 @@ void PipeTransport::call_connection_lost(std::error_code ec) noexcept {
 
 std::unique_ptr<Protocol> PipeTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
+    if (lost_scheduled_ && !protocol_) return protocol;  // inert after connection_lost
     std::swap(protocol, protocol_);
     return protocol;
 }

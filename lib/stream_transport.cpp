@@ -443,6 +443,9 @@ SocketAddress StreamTransport::get_sockname() const { return fd_ >= 0 ? local_ad
 
 std::unique_ptr<Protocol> StreamTransport::set_protocol(std::unique_ptr<Protocol> protocol) {
     if (!protocol) throw std::invalid_argument("set_protocol: null protocol");
+    // Once connection_lost has run the transport is inert: hand the protocol back (as TLS
+    // transports do) rather than keep one alive that nothing will ever call.
+    if (lost_scheduled_ && !protocol_) return protocol;
     std::swap(protocol, protocol_);
     buffered_ = dynamic_cast<BufferedProtocol*>(protocol_.get()) != nullptr;
     return protocol;

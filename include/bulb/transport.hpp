@@ -125,7 +125,8 @@ public:
 
     // --- protocol --------------------------------------------------------------------------
     /// Hands the connection to another protocol and returns the old one (STARTTLS, upgrades).
-    /// The new protocol's connection_made() is not called. Throws std::invalid_argument for null.
+    /// The new protocol's connection_made() is not called; after connection_lost() the protocol
+    /// is handed back, not installed. Throws std::invalid_argument for null.
     virtual std::unique_ptr<Protocol> set_protocol(std::unique_ptr<Protocol> protocol) = 0;
     /// The current protocol; null once connection_lost() has returned.
     virtual Protocol* get_protocol() const noexcept = 0;

@@ -213,6 +213,15 @@ TEST_CASE_FIXTURE(TransportFixture, "writes after close are dropped and counted,
     kept->write_eof();
     CHECK(kept->get_extra_info("fd") == "-1");
     CHECK_THROWS_AS(kept->set_protocol(nullptr), std::invalid_argument);
+    // set_protocol on the lost connection hands the protocol back (as TLS transports do): none
+    // is installed, kept alive by the dead transport, or ever called (found by the
+    // transport-operation fuzzer).
+    auto late = std::make_shared<bulb_transport_test::Recorder>();
+    auto back = kept->set_protocol(std::make_unique<bulb_transport_test::RecordingProtocol>(late));
+    CHECK(back != nullptr);
+    CHECK(kept->get_protocol() == nullptr);
+    back.reset();
+    CHECK(late->destroyed);
     run_for(10ms);
     CHECK(c.rec().lost == 1);
 }
