@@ -227,7 +227,9 @@ public:
     /// the future resolves with the new app-side transport after the handshake, or fails with
     /// the handshake error (the connection is then aborted). As in asyncio, the protocol may get
     /// data_received (TLS data that came with the handshake's last flight) before the future's
-    /// callbacks have run: it must expect TLS data from this call on. Defined in lib/tls/tls_protocol.cpp.
+    /// callbacks have run: it must expect TLS data from this call on. Cancelling the future during
+    /// the handshake abandons it: the connection is aborted (connection_lost gets errc::cancelled).
+    /// Defined in lib/tls/tls_protocol.cpp.
     /// No defaulted arguments (a defaulted std::string is a temporary inside the caller's co_await).
     BULB_RESULT Future<RefPtr<Transport>> start_tls(RefPtr<Transport> transport, const TlsContext& tls, bool server_side,
                                         std::string server_hostname, std::string already_read);

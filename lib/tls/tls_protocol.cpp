@@ -55,12 +55,30 @@ Future<RefPtr<Transport>> EventLoop::start_tls(RefPtr<Transport> transport, cons
     Future<RefPtr<Transport>> result(*this);
     Future<Connection> handshake(*this);
     handshake.add_done_callback([result](Future<Connection>& f) mutable {
+        if (f.cancelled()) {  // start_tls's future was cancelled (below): finish it the same way
+            std::string message;
+            try {
+                f.result();
+            } catch (const CancelledError& c) {
+                message = c.what();
+            }
+            result.set_canceller({});
+            result.cancel(std::move(message));
+            return;
+        }
+        // Retrieved even when nobody waits any more, or the loop reports it as never retrieved.
+        auto e = f.exception();
         if (result.done()) return;
-        if (auto e = f.exception())
+        if (e)
             result.set_exception(e);
         else
             result.set_result(f.result().transport);
     });
+    // Cancelling start_tls abandons the handshake, as cancelling create_connection does: the
+    // TLS layer aborts the connection (asyncio closes the transport) and `handshake` ends
+    // cancelled, which cancels `result` from the callback above. The canceller holds
+    // `handshake` until `result` finishes, which always follows the handshake's end.
+    result.set_canceller([handshake](std::string message) mutable { return handshake.cancel(std::move(message)); });
     RefPtr<detail::TlsTransport> tls_transport(
         new detail::TlsTransport(*this,
                                  detail::TlsSettings{tls, server_side, std::move(server_hostname),

@@ -300,6 +300,40 @@ TEST_CASE_FIXTURE(Fixture, "shutdown timeout: a peer that never answers close_no
     CHECK(exceptions.empty());
 }
 
+TEST_CASE_FIXTURE(Fixture, "cancelling start_tls mid-handshake abandons the connection, with no stray report") {
+    // Found by tests/reliability/fuzz/fuzz_tls_records.cpp: the cancel reached only the outer
+    // future, the handshake went on until the peer left (or 60 s), and its failure then came
+    // back as "Future exception was never retrieved".
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    auto r = std::make_shared<Record>();
+    auto conn = wait(loop.connect_accepted_socket(factory(r), sv[0]));
+    auto f = loop.start_tls(conn.transport, client_ctx(), false, "localhost");
+    run_for(20ms);  // the client hello is out; the peer never answers
+    CHECK(!f.done());
+    CHECK(f.cancel("given up"));
+    CHECK(run_until([&] { return f.done(); }, 2s));
+    CHECK(f.cancelled());
+    try {
+        f.result();
+    } catch (const bulb::CancelledError& c) {
+        CHECK(std::string(c.what()) == "given up");
+    }
+    // asyncio closes the transport when start_tls is cancelled: the connection goes at once.
+    CHECK(run_until([&] { return r->lost; }, 2s));
+    CHECK(r->ec == bulb::errc::cancelled);
+    char buf[4096];
+    ::fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    while (::read(sv[1], buf, sizeof buf) > 0) {
+    }
+    CHECK(::read(sv[1], buf, sizeof buf) <= 0);  // past the hello: EOF (or a reset), bulb closed its end
+    CHECK(errno != EAGAIN);
+    ::close(sv[1]);
+    conn = {};
+    run_for(20ms);
+    CHECK(exceptions.empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "cancelling a connect mid-handshake, and closing the loop with live TLS connections") {
     std::uint16_t port = 0;
     int lfd = raw_listen(port);

@@ -3,7 +3,7 @@
 /// libFuzzer target (RELIABILITY.md test 7, transport-state-machine-fuzz): the input is a
 /// program of operations on a bulb StreamTransport over one end of a Unix socketpair, and on a
 /// raw peer socket at the other end. Transport calls: write, writelines, write_eof,
-/// pause_reading / resume_reading, set_write_buffer_limits, close, abort; the protocol's own
+/// pause_reading / resume_reading, set_write_buffer_limits, set_protocol, close, abort; the protocol's own
 /// reactions inside its callbacks (pause, close, abort, write, keep open on EOF); peer reads,
 /// writes, shutdown(SHUT_WR) and close; loop iterations. Checked after every operation and at
 /// the end of each input:
@@ -333,7 +333,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
         std::size_t total = 0;  // bounds the bytes one input may move
         while (in.remaining_bytes() > 0) {
-            const int op = in.ConsumeIntegralInRange(0, 16);
+            const int op = in.ConsumeIntegralInRange(0, 17);
             const std::size_t n =
                 in.ConsumeBool() ? in.ConsumeIntegralInRange<std::size_t>(0, 2000) : in.ConsumeIntegralInRange<std::size_t>(0, max_write);
             if (tracing()) std::fprintf(stderr, "op %d n %zu\n", op, n);
@@ -378,6 +378,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     m.peer_closed = true;
                 }
                 break;
+            case 16: {
+                // set_protocol: the connection goes on with a new protocol of the other kind
+                // (plain <-> buffered), which gets no connection_made; the old one is dropped.
+                m.react.buffered = !m.react.buffered;
+                std::unique_ptr<bulb::Protocol> next;
+                if (m.react.buffered)
+                    next = std::make_unique<BufferedChecker>(m);
+                else
+                    next = std::make_unique<PlainChecker>(m);
+                auto old = t->set_protocol(std::move(next));
+                expect(m.lost ? old != nullptr : t->get_protocol() != old.get(), "set_protocol hands back the old protocol");
+                break;
+            }
             default: (void)t->is_reading(); (void)t->get_write_buffer_limits(); break;
             }
             check_state(m);
