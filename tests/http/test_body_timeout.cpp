@@ -2,6 +2,7 @@
 // ServerSettings::body_timeout over 127.0.0.1: a body trickled slower than the deadline gets
 // 408 and a closed connection (callback and coroutine servers), time the handler holds the body
 // paused does not count, and an answered request whose body stalls is just closed.
+#include "raw_peer.hpp"
 #include "../support/loop_fixture.hpp"
 
 #include <bulb/coro/sleep.hpp>
@@ -18,27 +19,8 @@ namespace {
 using namespace bulb_test;
 using bulb::http::Exchange;
 
-struct Client : bulb::Protocol {
-    std::shared_ptr<std::string> got = std::make_shared<std::string>();
-    std::shared_ptr<bool> lost = std::make_shared<bool>(false);
-    void data_received(bulb::ByteView data) override { got->append(bulb::as_string_view(data)); }
-    void connection_lost(std::error_code) override { *lost = true; }
-};
-
-struct Peer {
-    bulb::TransportPtr transport;
-    std::shared_ptr<std::string> got;
-    std::shared_ptr<bool> lost;
-};
-
-Peer connect(bulb::EventLoop& loop, std::uint16_t port) {
-    auto client = std::make_unique<Client>();
-    Peer p{nullptr, client->got, client->lost};
-    auto c = loop.run_until_complete(loop.create_connection(
-        [&client]() -> std::unique_ptr<bulb::Protocol> { return std::move(client); }, "127.0.0.1", port));
-    p.transport = c.transport;
-    return p;
-}
+using bulb_http_test::connect;
+using bulb_http_test::Peer;
 
 void sleep_loop(bulb::EventLoop& loop, std::chrono::milliseconds d) {
     bulb::Future<void> f(loop);

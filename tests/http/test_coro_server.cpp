@@ -2,6 +2,7 @@
 // The coroutine server over 127.0.0.1: Task<Response> handlers, request bodies read as they
 // come (with the connection paused while the handler does not read), streamed responses,
 // handler exceptions.
+#include "raw_peer.hpp"
 #include "../support/loop_fixture.hpp"
 
 #include <bulb/coro/sleep.hpp>
@@ -19,27 +20,8 @@ using bulb::Task;
 using bulb::http::Request;
 using bulb::http::Response;
 
-struct Client : bulb::Protocol {
-    std::shared_ptr<std::string> got = std::make_shared<std::string>();
-    std::shared_ptr<bool> lost = std::make_shared<bool>(false);
-    void data_received(bulb::ByteView data) override { got->append(bulb::as_string_view(data)); }
-    void connection_lost(std::error_code) override { *lost = true; }
-};
-
-struct Peer {
-    bulb::TransportPtr transport;
-    std::shared_ptr<std::string> got;
-    std::shared_ptr<bool> lost;
-};
-
-Peer connect(bulb::EventLoop& loop, std::uint16_t port) {
-    auto client = std::make_unique<Client>();
-    Peer p{nullptr, client->got, client->lost};
-    auto c = loop.run_until_complete(loop.create_connection(
-        [&client]() -> std::unique_ptr<bulb::Protocol> { return std::move(client); }, "127.0.0.1", port));
-    p.transport = c.transport;
-    return p;
-}
+using bulb_http_test::connect;
+using bulb_http_test::Peer;
 
 bulb::AsyncGenerator<std::string> count_to(int n) {
     for (int i = 1; i <= n; ++i) {

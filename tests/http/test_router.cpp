@@ -2,6 +2,7 @@
 // The routers: pattern parsing and matching (captures, {rest...}), the table's 404/405 with
 // Allow, then http::Router on the callback server and http::CoroRouter on the coroutine
 // server over 127.0.0.1.
+#include "raw_peer.hpp"
 #include "../support/loop_fixture.hpp"
 
 #include <bulb/http/coro/router.hpp>
@@ -151,27 +152,8 @@ TEST_CASE("routing path: origin-form path without query, absolute-form path, not
 
 namespace {
 
-struct Client : bulb::Protocol {
-    std::shared_ptr<std::string> got = std::make_shared<std::string>();
-    std::shared_ptr<bool> lost = std::make_shared<bool>(false);
-    void data_received(bulb::ByteView data) override { got->append(bulb::as_string_view(data)); }
-    void connection_lost(std::error_code) override { *lost = true; }
-};
-
-struct Peer {
-    bulb::TransportPtr transport;
-    std::shared_ptr<std::string> got;
-    std::shared_ptr<bool> lost;
-};
-
-Peer connect(bulb::EventLoop& loop, std::uint16_t port) {
-    auto client = std::make_unique<Client>();
-    Peer p{nullptr, client->got, client->lost};
-    auto c = loop.run_until_complete(loop.create_connection(
-        [&client]() -> std::unique_ptr<bulb::Protocol> { return std::move(client); }, "127.0.0.1", port));
-    p.transport = c.transport;
-    return p;
-}
+using bulb_http_test::connect;
+using bulb_http_test::Peer;
 
 /// Sends the requests on one connection (the last with Connection: close) and returns all
 /// that came back.
